@@ -1,0 +1,28 @@
+{
+  "targets": [
+    {
+      "target_name": "specopt",
+      "sources": [
+        "native/addon.cpp",
+        "native/backend.cpp",
+        "native/common.cpp",
+        "native/eigh.cpp",
+        "native/kernels.cpp",
+        "native/matmul.cpp",
+        "native/power_iteration.cpp",
+        "native/qr.cpp",
+        "native/svd.cpp",
+        "native/truncated_svd.cpp"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(pkg-config --cflags-only-I openblas lapacke | sed 's/-I//g')"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fvisibility=hidden", "-fexceptions"],
+      "libraries": ["<!@(pkg-config --libs openblas lapacke)"]
+    }
+  ]
+}

@@ -1,0 +1,43 @@
+// The single registration point of the addon. Its state (the async job queue) is per instance,
+// so each worker_thread that loads the addon gets its own.
+#include <napi.h>
+
+#include "backend.hpp"
+#include "job.hpp"
+#include "eigh.hpp"
+#include "matmul.hpp"
+#include "power_iteration.hpp"
+#include "qr.hpp"
+#include "svd.hpp"
+#include "truncated_svd.hpp"
+
+namespace specopt {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new JobQueue());
+  const std::pair<const char*, Napi::Function::Callback> functions[] = {
+      {"backendInfo", BackendInfo},
+      {"setNumThreads", SetNumThreads},
+      {"matmul", Matmul},
+      {"matmulAsync", MatmulAsync},
+      {"eigh", Eigh},
+      {"eighAsync", EighAsync},
+      {"svd", Svd},
+      {"svdAsync", SvdAsync},
+      {"singularValues", SingularValues},
+      {"truncatedSvd", TruncatedSvdSync},
+      {"truncatedSvdAsync", TruncatedSvdAsync},
+      {"qr", Qr},
+      {"qrAsync", QrAsync},
+      {"powerIteration", PowerIteration},
+  };
+  for (const auto& [name, callback] : functions) {
+    exports.Set(name, Napi::Function::New(env, callback, name));
+  }
+  return exports;
+}
+
+}  // namespace specopt
+
+using specopt::Init;
+NODE_API_MODULE(specopt, Init)

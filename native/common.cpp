@@ -1,0 +1,89 @@
+#include "common.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace specopt {
+
+std::mutex& BlasMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+Napi::Error ToJsError(const Napi::Env& env, const ComputeError& e) {
+  if (e.badInput) return Napi::RangeError::New(env, e.what());
+  return Napi::Error::New(env, e.what());
+}
+
+static std::string Str(size_t n) { return std::to_string(n); }
+
+size_t Dim(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) {
+    throw Napi::TypeError::New(env, std::string(what) + " must be a number");
+  }
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d != std::floor(d) || d > static_cast<double>(kMaxLapackDim) * kMaxLapackDim) {
+    throw Napi::RangeError::New(env, std::string(what) + " must be a non-negative integer, got " +
+                                         v.ToString().Utf8Value());
+  }
+  return static_cast<size_t>(d);
+}
+
+size_t Count(const Napi::Env& env, size_t rows, size_t cols, const char* what) {
+  // Float32Array length limit in V8 and the int32 indices LAPACK uses.
+  constexpr size_t kMaxElements = (size_t{1} << 31) - 1;
+  if (rows > kMaxLapackDim || cols > kMaxLapackDim || (cols != 0 && rows > kMaxElements / cols)) {
+    throw Napi::RangeError::New(env, std::string(what) + ": " + Str(rows) + "x" + Str(cols) +
+                                         " has too many elements (max " + Str(kMaxElements) + ")");
+  }
+  return rows * cols;
+}
+
+FloatView Floats(const Napi::Env& env, const Napi::Value& v, size_t expected, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(env, std::string(what) + " must be a Float32Array");
+  }
+  auto array = v.As<Napi::Float32Array>();
+  if (array.ArrayBuffer().IsDetached()) {
+    throw Napi::TypeError::New(env, std::string(what) + " is backed by a detached ArrayBuffer");
+  }
+  size_t length = array.ElementLength();
+  if (length != expected) {
+    throw Napi::RangeError::New(env, std::string(what) + " must have " + Str(expected) +
+                                         " elements, got " + Str(length));
+  }
+  return FloatView{array.Data(), length};
+}
+
+FloatView OptionalFloats(const Napi::Env& env, const Napi::Value& v, size_t expected,
+                         const char* what) {
+  if (v.IsUndefined() || v.IsNull()) return FloatView{};
+  return Floats(env, v, expected, what);
+}
+
+double Number(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(what) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool Boolean(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (!v.IsBoolean()) throw Napi::TypeError::New(env, std::string(what) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+Napi::Float32Array NewFloats(const Napi::Env& env, size_t count) {
+  return Napi::Float32Array::New(env, count);
+}
+
+}  // namespace specopt
+
+namespace specopt {
+
+Napi::Array Tuple(const Napi::Env& env, std::initializer_list<Napi::Value> values) {
+  Napi::Array result = Napi::Array::New(env, values.size());
+  uint32_t i = 0;
+  for (const Napi::Value& v : values) result.Set(i++, v);
+  return result;
+}
+
+}  // namespace specopt

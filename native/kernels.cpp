@@ -1,0 +1,43 @@
+#include "kernels.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define SPECOPT_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define SPECOPT_DISPATCH
+#endif
+
+namespace specopt {
+
+SPECOPT_DISPATCH
+bool AllFinite(const float* x, size_t n) {
+  // Bit test instead of std::isfinite: it vectorises and is not affected by math flags.
+  const uint32_t* bits = reinterpret_cast<const uint32_t*>(x);
+  constexpr size_t kBlock = 4096;
+  for (size_t start = 0; start < n; start += kBlock) {
+    size_t end = std::min(n, start + kBlock);
+    uint32_t bad = 0;
+    for (size_t i = start; i < end; ++i) bad |= ((bits[i] & 0x7f800000u) == 0x7f800000u);
+    if (bad) return false;
+  }
+  return true;
+}
+
+SPECOPT_DISPATCH
+void Transpose(const float* src, size_t rows, size_t cols, float* dst) {
+  // Tiles keep both the reads and the writes within cache lines.
+  constexpr size_t kTile = 32;
+  for (size_t i0 = 0; i0 < rows; i0 += kTile) {
+    size_t i1 = std::min(rows, i0 + kTile);
+    for (size_t j0 = 0; j0 < cols; j0 += kTile) {
+      size_t j1 = std::min(cols, j0 + kTile);
+      for (size_t i = i0; i < i1; ++i)
+        for (size_t j = j0; j < j1; ++j) dst[j * rows + i] = src[i * cols + j];
+    }
+  }
+}
+
+}  // namespace specopt

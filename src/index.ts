@@ -1,0 +1,8 @@
+export { Matrix } from './matrix.js';
+export type { MatrixLike } from './validate.js';
+export { backendInfo, setNumThreads, type BackendInfo } from './backend.js';
+export { matmul, matmulAsync, type MatmulOptions } from './matmul.js';
+export { eigh, eighAsync, type Eigh } from './eigh.js';
+export { svd, svdAsync, singularValues, truncatedSvd, truncatedSvdAsync, type Svd, type TruncatedSvdOptions } from './svd.js';
+export { qr, qrAsync, type Qr } from './qr.js';
+export { powerIteration, spectralNorm, type PowerIteration, type PowerIterationOptions, type SpectralNormOptions } from './spectral.js';
