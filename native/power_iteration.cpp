@@ -22,7 +22,7 @@ float Normalize(float* x, size_t n) {
   return norm;
 }
 
-// A fixed, sign-varying start used when the given one is orthogonal to A's row or column space.
+// A fixed, sign-varying start for when the given one is orthogonal to A's row or column space.
 void FallbackStart(float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] = std::sin(static_cast<float>(i + 1));
 }
@@ -80,13 +80,20 @@ float PowerIterate(const float* a, size_t m, size_t n, size_t iters, PowerScheme
   float* start = alternating ? u : v;
   size_t startLength = alternating ? m : n;
   for (size_t i = 0; i < startLength; ++i) start[i] = init ? init[i] : 1.0f;
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  bool zero = std::all_of(a, a + m * n, [](float x) { return x == 0.0f; });
+  // Starts to try in turn: the given one, a fixed sign-varying vector, then each e_j (one of
+  // which is not orthogonal to A's row/column space unless A = 0).
+  for (size_t attempt = 0; !zero && attempt < startLength + 2; ++attempt) {
     if (attempt == 1) FallbackStart(start, startLength);
+    if (attempt >= 2) {
+      std::fill(start, start + startLength, 0.0f);
+      start[attempt - 2] = 1.0f;
+    }
     if (Normalize(start, startLength) == 0) continue;
     float sigma = alternating ? Alternating(A, iters, u, v) : Gram(A, iters, u, v);
     if (sigma > 0) return sigma;
   }
-  // Both starts vanished: A is zero (up to underflow), so sigma = 0 and any unit pair is exact.
+  // A = 0: sigma is 0 and any unit pair is exact.
   std::fill(u, u + m, 0.0f);
   std::fill(v, v + n, 0.0f);
   u[0] = v[0] = 1.0f;

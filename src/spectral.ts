@@ -28,8 +28,9 @@ export const POWER_ITERATION_DEFAULTS = { iters: 10, scheme: 'alternating', init
 
 /**
  * Top singular triplet by power iteration. If the start vector is orthogonal to A's row or
- * column space (say A = [[1], [-1]] with the all-ones start), it restarts once from a fixed
- * sign-varying vector; a zero matrix gives sigma 0 with unit u, v.
+ * column space (say A = [[1], [-1]] with the all-ones start), it restarts from a fixed
+ * sign-varying vector, then from each unit vector e_j; a zero matrix gives sigma 0 with
+ * u = e_1, v = e_1.
  */
 export function powerIteration(a: MatrixLike, options?: PowerIterationOptions): PowerIteration {
   checkMatrix(a, 'powerIteration: a');
