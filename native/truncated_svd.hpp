@@ -7,7 +7,7 @@
 
 namespace specopt {
 
-enum class TruncatedMethod { kRandomized, kGesvdx };
+enum class TruncatedMethod { kRandomized, kExact };
 
 struct TruncatedOptions {
   TruncatedMethod method = TruncatedMethod::kRandomized;

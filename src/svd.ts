@@ -45,9 +45,9 @@ export function singularValues(a: MatrixLike): Float32Array {
 export interface TruncatedSvdOptions {
   /**
    * 'randomized' (default): Halko-Martinsson-Tropp range finder, fast and accurate on decaying
-   * spectra. 'gesvdx': LAPACK's exact top-k solver (bisection), slower.
+   * spectra. 'exact': the full SVD, truncated (as slow as `svd`, exact on any spectrum).
    */
-  method?: 'randomized' | 'gesvdx';
+  method?: 'randomized' | 'exact';
   /** Extra sketch columns beyond k (randomized; default 10). */
   oversample?: number;
   /** Subspace iterations, each followed by re-orthonormalisation (randomized; default 2). */
@@ -64,7 +64,7 @@ function truncatedArgs(a: MatrixLike, k: number, options: TruncatedSvdOptions | 
   const full = Math.min(a.rows, a.cols);
   if (k > full) throw new RangeError(`${name}: k must be at most min(rows, cols) = ${full}, got ${k}`);
   const o = { ...TRUNCATED_SVD_DEFAULTS, ...checkOptions<TruncatedSvdOptions>(options, Object.keys(TRUNCATED_SVD_DEFAULTS), `${name}: options`) };
-  const method = checkChoice(o.method, ['randomized', 'gesvdx'] as const, `${name}: method`);
+  const method = checkChoice(o.method, ['randomized', 'exact'] as const, `${name}: method`);
   const oversample = checkDim(o.oversample, `${name}: oversample`);
   const powerIters = checkDim(o.powerIters, `${name}: powerIters`);
   const seed = checkDim(o.seed, `${name}: seed`);

@@ -152,7 +152,7 @@ describe('decomposition-specific checks', () => {
     const a = Matrix.randn(5, 3, 1);
     expect(() => truncatedSvd(a, 4)).toThrow('truncatedSvd: k must be at most min(rows, cols) = 3, got 4');
     expect(() => truncatedSvd(a, -1)).toThrow(RangeError);
-    expect(() => truncatedSvd(a, 1, { method: 'lanczos' } as never)).toThrow(/method must be 'randomized' \| 'gesvdx'/);
+    expect(() => truncatedSvd(a, 1, { method: 'lanczos' } as never)).toThrow(/method must be 'randomized' \| 'exact'/);
     expect(() => truncatedSvd(a, 1, { powerIters: 1.5 })).toThrow(RangeError);
     expect(() => truncatedSvd(a, 1, { iters: 3 } as never)).toThrow(/unknown option 'iters'/);
   });
