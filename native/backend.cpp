@@ -15,9 +15,24 @@ void openblas_set_num_threads(int);
 
 namespace specopt {
 
+SerialBelow::SerialBelow(double work) {
+  constexpr double kSerialWork = 3e8;
+  if (work >= kSerialWork) return;
+  int threads = openblas_get_num_threads();
+  if (threads > 1) {
+    openblas_set_num_threads(1);
+    restore_ = threads;
+  }
+}
+
+SerialBelow::~SerialBelow() {
+  if (restore_) openblas_set_num_threads(restore_);
+}
+
 Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);
+  std::lock_guard<std::mutex> lock(BlasMutex());
   result.Set("config", openblas_get_config());
   result.Set("coreType", openblas_get_corename());
   result.Set("threads", openblas_get_num_threads());

@@ -28,4 +28,19 @@ inline lapack_int WorkspaceSize(float query) {
   return static_cast<lapack_int>(query * (1.0f + 1e-6f)) + 1;
 }
 
+// LAPACK's blocked routines lose more to thread hand-offs than they gain from a second core
+// below roughly 3e8 multiply-adds (measured on 2 cores: svd 512x256 13 ms on one thread vs 19 on
+// two, 1024x512 70 vs 87; eigh breaks even near n = 640). Such calls run OpenBLAS on one thread;
+// the caller holds BlasMutex, so no other call sees the change.
+class SerialBelow {
+ public:
+  explicit SerialBelow(double work);
+  ~SerialBelow();
+  SerialBelow(const SerialBelow&) = delete;
+  SerialBelow& operator=(const SerialBelow&) = delete;
+
+ private:
+  int restore_ = 0;
+};
+
 }  // namespace specopt

@@ -20,6 +20,7 @@ void SymmetricEigen(const float* s, size_t n, float* values, float* vectors) {
   }
   // The row-major lower triangle is the column-major upper triangle: no transpose needed.
   std::vector<float> a(s, s + n * n);
+  SerialBelow serial(static_cast<double>(n) * n * n);
   lapack_int N = static_cast<lapack_int>(n);
   float lworkQuery = 0;
   lapack_int liworkQuery = 0;

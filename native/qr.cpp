@@ -41,6 +41,7 @@ void Orgqr(float* y, lapack_int rows, lapack_int k, const std::vector<float>& ta
 
 void OrthonormalizeColumns(float* y, size_t rows, size_t cols) {
   if (rows == 0 || cols == 0) return;
+  SerialBelow serial(static_cast<double>(rows) * cols * cols);
   lapack_int M = static_cast<lapack_int>(rows), N = static_cast<lapack_int>(cols);
   std::vector<float> tau = Geqrf(y, M, N);
   Orgqr(y, M, N, tau);
@@ -53,6 +54,7 @@ void ThinQr(const float* a, size_t m, size_t n, float* Q, float* R) {
   // LAPACK wants column-major A: that is the row-major transpose.
   std::vector<float> y(m * n);
   Transpose(a, m, n, y.data());
+  SerialBelow serial(static_cast<double>(m) * n * k);
   lapack_int M = static_cast<lapack_int>(m), N = static_cast<lapack_int>(n);
   std::vector<float> tau = Geqrf(y.data(), M, N);
   for (size_t i = 0; i < k; ++i) {

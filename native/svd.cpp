@@ -49,6 +49,7 @@ void ThinSvd(const float* a, size_t m, size_t n, float* U, float* S, float* Vt) 
   float* vt = vectors ? U : &dummy;
   std::vector<float> work(a, a + m * n);
   std::vector<lapack_int> iwork(8 * k);
+  SerialBelow serial(static_cast<double>(m) * n * k);
   float query = 0;
   CheckInfo(LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, job, M, N, work.data(), M, S, u, ldu, vt, ldvt,
                                 &query, -1, iwork.data()),
