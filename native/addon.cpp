@@ -6,6 +6,7 @@
 #include "job.hpp"
 #include "eigh.hpp"
 #include "matmul.hpp"
+#include "optimizer.hpp"
 #include "power_iteration.hpp"
 #include "qr.hpp"
 #include "svd.hpp"
@@ -30,6 +31,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"qr", Qr},
       {"qrAsync", QrAsync},
       {"powerIteration", PowerIteration},
+      {"optimizerRules", OptimizerRules},
+      {"optimizerStep", OptimizerStep},
   };
   for (const auto& [name, callback] : functions) {
     exports.Set(name, Napi::Function::New(env, callback, name));

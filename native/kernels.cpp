@@ -4,12 +4,6 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define SPECOPT_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#else
-#define SPECOPT_DISPATCH
-#endif
-
 namespace specopt {
 
 SPECOPT_DISPATCH

@@ -4,6 +4,13 @@
 
 #include <cstddef>
 
+// Marks a loop function to be compiled for AVX-512, AVX2 and baseline x86-64, chosen at load.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define SPECOPT_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define SPECOPT_DISPATCH
+#endif
+
 namespace specopt {
 
 // True when no element is NaN or +-Inf.

@@ -27,6 +27,8 @@ export interface Addon {
   qrAsync(a: Float32Array, m: number, n: number): Promise<[Float32Array, Float32Array]>;
   powerIteration(a: Float32Array, m: number, n: number, iters: number, scheme: string,
     init: Float32Array | null): [number, Float32Array, Float32Array];
+  optimizerRules(): string[];
+  optimizerStep(entries: unknown[][]): number[];
 }
 
 const AVX512_FLAGS = ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'];

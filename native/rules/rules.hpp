@@ -1,0 +1,42 @@
+// The update rules' inner loops. Each works on one parameter: the TS side has already checked
+// the shapes and buffer lengths, computed the per-step scalars (bias corrections, learning-rate
+// schedules) in double precision, and the caller has checked the gradient is finite.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace specopt {
+
+struct RuleArgs {
+  float* w;                // rows x cols, row-major, updated in place
+  const float* g;          // gradient (with the spectral penalty already added, if any)
+  size_t rows, cols;
+  float* const* buffers;   // the rule's state buffers, in the order the TS rule declares them
+  const double* scalars;   // the rule's per-step scalars, in the order the TS rule declares them
+  // Decoupled decay by λ·W·v₁v₁ᵀ instead of λ·W: the rank-1 factors a (rows) and b (cols) with
+  // W·v₁v₁ᵀ = a·bᵀ, computed before this step changed W. Null for the plain decay.
+  const float* decayLeft;
+  const float* decayRight;
+
+  size_t size() const { return rows * cols; }
+  // Applies decoupled decay with coefficient c (W ← W − c·decay term) and returns the factor the
+  // rule's loop must still multiply W by: 1 − c for the plain decay (fused into the loop), 1 when
+  // the spectral decay was applied here as a rank-1 update.
+  float Decay(double c) const;
+};
+
+// Each rule: a loop over the parameter. They throw ComputeError(badInput) for inputs the rule
+// cannot take (sphere-sgd's zero vector); any such check happens before the first write.
+void SgdStep(const RuleArgs& a);
+void SignSgdStep(const RuleArgs& a);
+void PbSgdStep(const RuleArgs& a);
+void AdagradStep(const RuleArgs& a);
+void RmspropStep(const RuleArgs& a);
+void AdamStep(const RuleArgs& a);
+void AdafactorStep(const RuleArgs& a);
+void AdamMiniStep(const RuleArgs& a);
+void SphereSgdStep(const RuleArgs& a);
+void SphereSgdCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
+
+}  // namespace specopt

@@ -1,0 +1,55 @@
+// Every rule's hyperparameters and their defaults, in one place. Names are camelCase; a name not
+// listed for a rule is rejected. Sources: ../shared/ALGORITHMS.md and the reference
+// implementations it names (PyTorch torch.optim, transformers' Adafactor, zyushun/Adam-mini).
+
+/** Options every rule with decoupled weight decay accepts (seed 000 spectral decay). */
+export const SPECTRAL_DECAY = {
+  /** 'frobenius' (default): decay by λ·W. 'spectral': by λ·W·v₁v₁ᵀ (shrinks σ₁ only). */
+  weightDecayNorm: 'frobenius' as 'frobenius' | 'spectral',
+  /** Power-iteration rounds for v₁ (from the all-ones vector, or the last v₁ when warm). */
+  spectralIters: 10,
+  /** Start each step's power iteration from the previous step's v₁. */
+  spectralWarmStart: false,
+};
+
+/** Every rule accepts these (seed 001 spectral-norm regularisation and non-finite handling). */
+export const COMMON = {
+  /** λ of the penalty λ·‖W‖₂²: adds 2λσ₁u₁v₁ᵀ to the gradient before the rule runs. */
+  spectralPenalty: 0,
+  /** 'throw' (default): a NaN/Inf gradient throws, nothing changes. 'skip': the step is skipped and reported. */
+  nonFinite: 'throw' as 'throw' | 'skip',
+};
+
+export const DEFAULTS = {
+  sgd: { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, decoupledWeightDecay: false, ...SPECTRAL_DECAY },
+  signsgd: { lr: 1e-3, momentum: 0, weightDecay: 0, ...SPECTRAL_DECAY },
+  pbsgd: { lr: 1e-3, gamma: 0.5, momentum: 0, normalize: false, weightDecay: 0, ...SPECTRAL_DECAY },
+  adagrad: { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10 },
+  rmsprop: { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false },
+  adam: { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0, amsgrad: false },
+  adamw: { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, ...SPECTRAL_DECAY },
+  adafactor: {
+    lr: null as number | null,
+    eps: [1e-30, 1e-3] as [number, number],
+    clipThreshold: 1,
+    decayRate: -0.8,
+    beta1: null as number | null,
+    weightDecay: 0,
+    scaleParameter: true,
+    relativeStep: true,
+    warmupInit: false,
+    ...SPECTRAL_DECAY,
+  },
+  'adam-mini': {
+    lr: 1e-3,
+    betas: [0.9, 0.999] as [number, number],
+    eps: 1e-8,
+    weightDecay: 0,
+    blocks: 'rows' as 'rows' | 'cols' | 'all' | number,
+    ...SPECTRAL_DECAY,
+  },
+  'sphere-sgd': { lr: 1e-2, radius: 1, axis: 'all' as 'all' | 'rows' | 'cols', norm: 'l2' as 'l2' | 'linf' },
+};
+
+export type RuleName = keyof typeof DEFAULTS;
+export const RULES = Object.keys(DEFAULTS) as RuleName[];

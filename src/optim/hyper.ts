@@ -1,0 +1,53 @@
+// Resolving a rule's hyperparameters: defaults from defaults.ts, unknown names rejected, each
+// value's type checked against its default's, then the rule's own range checks.
+import { COMMON, DEFAULTS, SPECTRAL_DECAY, type RuleName } from './defaults.js';
+import type { HyperOf } from './rule.js';
+import { RULE_SPECS } from './rules/index.js';
+
+export type Hyper<R extends RuleName> = HyperOf<R> & { -readonly [K in keyof typeof COMMON]: (typeof COMMON)[K] };
+
+const CHOICES: Record<string, readonly string[]> = {
+  weightDecayNorm: ['frobenius', 'spectral'],
+  nonFinite: ['throw', 'skip'],
+  axis: ['all', 'rows', 'cols'],
+  norm: ['l2', 'linf'],
+};
+
+function typeOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper<R> {
+  if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) {
+    throw new TypeError(`${rule}: hyperparameters must be an object, got ${typeOf(given)}`);
+  }
+  const defaults: Record<string, unknown> = { ...DEFAULTS[rule], ...COMMON };
+  const out: Record<string, unknown> = { ...defaults };
+  for (const [key, value] of Object.entries(given ?? {})) {
+    if (!(key in defaults)) {
+      throw new TypeError(`${rule}: unknown hyperparameter '${key}' (known: ${Object.keys(defaults).join(', ')})`);
+    }
+    if (value === undefined) continue;
+    const d = defaults[key];
+    // null-default options (adafactor's lr, beta1) take a number or null; blocks takes a number too.
+    const ok =
+      typeOf(value) === typeOf(d) || (d === null && typeof value === 'number') || (key === 'blocks' && typeof value === 'number');
+    if (!ok) throw new TypeError(`${rule}: ${key} must be ${d === null ? 'a number or null' : `a ${typeOf(d)}`}, got ${typeOf(value)}`);
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new RangeError(`${rule}: ${key} must be finite, got ${value}`);
+    if (key in CHOICES && !CHOICES[key].includes(value as string)) {
+      throw new TypeError(`${rule}: ${key} must be ${CHOICES[key].map((c) => `'${c}'`).join(' | ')}, got '${String(value)}'`);
+    }
+    out[key] = Array.isArray(value) ? [...value] : value;
+  }
+  const iters = (out as { spectralIters?: number }).spectralIters ?? 1;
+  if (!Number.isInteger(iters) || iters < 1) throw new RangeError(`${rule}: spectralIters must be an integer >= 1, got ${iters}`);
+  const penalty = out.spectralPenalty as number;
+  if (!(penalty >= 0)) throw new RangeError(`${rule}: spectralPenalty must be >= 0, got ${penalty}`);
+  (RULE_SPECS[rule].check as (x: unknown) => void)(out);
+  return Object.freeze(out) as unknown as Hyper<R>;
+}
+
+/** Spectral options, for rules whose defaults have them (others use the inactive values). */
+export function spectralOptions(h: object): typeof SPECTRAL_DECAY {
+  return { ...SPECTRAL_DECAY, ...(h as Partial<typeof SPECTRAL_DECAY>) };
+}

@@ -1,0 +1,42 @@
+// Adam (L2 weight decay) and AdamW (decoupled decay, applied before the moment step) with
+// PyTorch's semantics, amsgrad included.
+import type { RuleName } from '../defaults.js';
+import { checkBetas, inRange, type HyperOf, type RuleSpec } from '../rule.js';
+
+function adamLike<R extends 'adam' | 'adamw'>(rule: R): RuleSpec<R> {
+  const decoupled = rule === 'adamw';
+  return {
+    kernel: 'adam',
+    check(h: HyperOf<RuleName & R>) {
+      inRange(rule, 'lr', h.lr, 0, Infinity);
+      checkBetas(rule, h.betas);
+      inRange(rule, 'eps', h.eps, 0, Infinity, true);
+      inRange(rule, 'weightDecay', h.weightDecay, 0, Infinity);
+    },
+    decoupledDecay: (h) => decoupled && h.weightDecay !== 0,
+    buffers(h, rows, cols) {
+      const b: [string, number, number][] = [
+        ['expAvg', rows * cols, 0],
+        ['expAvgSq', rows * cols, 0],
+      ];
+      if (h.amsgrad) b.push(['maxExpAvgSq', rows * cols, 0]);
+      return b;
+    },
+    scalars(h, t) {
+      const [beta1, beta2] = h.betas;
+      return [
+        beta1,
+        beta2,
+        h.eps,
+        decoupled ? 0 : h.weightDecay,
+        decoupled ? h.lr * h.weightDecay : 0,
+        h.lr / (1 - beta1 ** t),
+        Math.sqrt(1 - beta2 ** t),
+        h.amsgrad ? 1 : 0,
+      ];
+    },
+  };
+}
+
+export const adam = adamLike('adam');
+export const adamw = adamLike('adamw');

@@ -1,0 +1,24 @@
+import type { RuleName } from '../defaults.js';
+import type { RuleSpec } from '../rule.js';
+import { adafactor } from './adafactor.js';
+import { adam, adamw } from './adam.js';
+import { adagrad } from './adagrad.js';
+import { adamMini } from './adamMini.js';
+import { pbsgd } from './pbsgd.js';
+import { rmsprop } from './rmsprop.js';
+import { sgd } from './sgd.js';
+import { signsgd } from './signsgd.js';
+import { sphereSgd } from './sphereSgd.js';
+
+export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
+  sgd,
+  signsgd,
+  pbsgd,
+  adagrad,
+  rmsprop,
+  adam,
+  adamw,
+  adafactor,
+  'adam-mini': adamMini,
+  'sphere-sgd': sphereSgd,
+};

@@ -1,0 +1,93 @@
+// Pure-TypeScript float64 reference optimizers, written straight from the formulas of the shared
+// ALGORITHMS.md ("First-order and factored rules") for cross-checking the native float32 path step
+// by step. One file per rule; spectral.ts holds the shared spectral pieces.
+//
+// Every step, before the rule runs (index.ts, common to all rules):
+//   1. check the gradient: a NaN/±Inf entry throws a RangeError (nonFinite 'throw') or skips the
+//      step (nonFinite 'skip': w and state untouched, step not counted);
+//   2. the rule's own pre-check (sphere-sgd: no zero vector to project on the first step);
+//   3. G = copy of g (the caller's g is never modified);
+//   4. R = rank1(W) of the W before this step, once, if the spectral penalty or spectral decay needs it;
+//   5. spectralPenalty κ > 0: G ← G + 2κ·R;
+//   6. state.step += 1, then the rule's update (t = state.step).
+
+import { adagrad } from './adagrad.js';
+import { adam } from './adam.js';
+import { adafactor } from './adafactor.js';
+import { adamMini } from './adamMini.js';
+import { pbsgd } from './pbsgd.js';
+import { rmsprop } from './rmsprop.js';
+import { sgd } from './sgd.js';
+import { signsgd } from './signsgd.js';
+import { sphereSgd } from './sphereSgd.js';
+import { rank1, readSpectral } from './spectral.js';
+import type { Hyper, Rule } from './rule.js';
+
+export { rank1, readSpectral, type SpectralOptions } from './spectral.js';
+
+export interface RefState {
+  step: number;
+  [key: string]: unknown;
+}
+
+export interface RefOptimizer {
+  init(rows: number, cols: number): RefState;
+  /** Updates w (row-major rows x cols, float64) in place from gradient g; increments state.step. */
+  step(w: Float64Array, g: Float64Array, rows: number, cols: number, state: RefState): void;
+}
+
+const RULES: Record<string, (h: Hyper) => Rule> = {
+  sgd,
+  signsgd,
+  pbsgd,
+  adagrad,
+  rmsprop,
+  adam: (h) => adam(h, false),
+  adamw: (h) => adam(h, true),
+  adafactor,
+  'adam-mini': adamMini,
+  'sphere-sgd': sphereSgd,
+};
+
+export const REFERENCE_OPTIMIZERS = Object.keys(RULES);
+
+function checkShape(rows: number, cols: number): void {
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
+    throw new RangeError(`reference optimizer: invalid shape ${rows}x${cols}`);
+  }
+}
+
+export function referenceOptimizer(name: string, hyper: Record<string, unknown>): RefOptimizer {
+  const make = Object.prototype.hasOwnProperty.call(RULES, name) ? RULES[name] : undefined;
+  if (make === undefined) throw new RangeError(`reference optimizer: unknown rule '${name}'`);
+  const rule = make(hyper);
+  const spec = readSpectral(hyper);
+  const nonFinite = hyper.nonFinite ?? 'throw';
+  if (nonFinite !== 'throw' && nonFinite !== 'skip') throw new TypeError(`reference optimizer: bad nonFinite ${String(nonFinite)}`);
+  const kappa = spec.spectralPenalty;
+  const needRank1 = kappa !== 0 || rule.spectralDecay;
+
+  return {
+    init(rows, cols) {
+      checkShape(rows, cols);
+      return { step: 0, ...rule.init(rows, cols) };
+    },
+    step(w, g, rows, cols, state) {
+      checkShape(rows, cols);
+      if (w.length !== rows * cols || g.length !== rows * cols) {
+        throw new RangeError(`reference optimizer: w/g length ${w.length}/${g.length}, expected ${rows * cols}`);
+      }
+      if (!g.every(Number.isFinite)) {
+        if (nonFinite === 'skip') return;
+        throw new RangeError('reference optimizer: non-finite gradient');
+      }
+      rule.check?.(w, rows, cols, state);
+
+      const G = Float64Array.from(g);
+      const R = needRank1 ? rank1(w, rows, cols, spec, state) : null;
+      if (kappa !== 0) for (let i = 0; i < G.length; i++) G[i] = G[i]! + 2 * kappa * R![i]!;
+      state.step += 1;
+      rule.update(w, G, rows, cols, state, R);
+    },
+  };
+}
