@@ -40,19 +40,23 @@ size_t Count(const Napi::Env& env, size_t rows, size_t cols, const char* what) {
 }
 
 FloatView Floats(const Napi::Env& env, const Napi::Value& v, size_t expected, const char* what) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+  // One napi_get_typedarray_info call: this runs for every array of every call. A detached
+  // buffer reports length 0 and no data, so the length check below also rejects it.
+  bool isTyped = false;
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped ||
+      napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_float32_array) {
     throw Napi::TypeError::New(env, std::string(what) + " must be a Float32Array");
   }
-  auto array = v.As<Napi::Float32Array>();
-  if (array.ArrayBuffer().IsDetached()) {
-    throw Napi::TypeError::New(env, std::string(what) + " is backed by a detached ArrayBuffer");
-  }
-  size_t length = array.ElementLength();
   if (length != expected) {
     throw Napi::RangeError::New(env, std::string(what) + " must have " + Str(expected) +
-                                         " elements, got " + Str(length));
+                                         " elements, got " + Str(length) +
+                                         (length == 0 ? " (detached buffer?)" : ""));
   }
-  return FloatView{array.Data(), length};
+  return FloatView{static_cast<float*>(data), length};
 }
 
 FloatView OptionalFloats(const Napi::Env& env, const Napi::Value& v, size_t expected,

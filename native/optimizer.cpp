@@ -86,13 +86,15 @@ const Rule kRules[] = {
 constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 
 // One parameter's step, parsed and checked.
+constexpr size_t kMaxBuffers = 4, kMaxScalars = 12;
 struct Entry {
   const Rule* rule;
   float* w;
   const float* g;
   size_t rows, cols;
-  std::vector<float*> buffers;
-  std::vector<double> scalars;
+  size_t bufferCount;
+  float* buffers[kMaxBuffers];
+  double scalars[kMaxScalars];
   double penalty;
   bool spectralDecay;
   size_t spectralIters;
@@ -100,62 +102,93 @@ struct Entry {
   bool skipNonFinite;
 };
 
-Entry Parse(const Napi::Env& env, const Napi::Value& value, uint32_t index) {
-  std::string where = "optimizer step, parameter " + std::to_string(index);
-  auto at = [&](const char* what) { return where + ": " + what; };
-  if (!value.IsArray() || value.As<Napi::Array>().Length() != 12) {
-    throw Napi::TypeError::New(env, at("expected an entry of 12 fields"));
+// The batch's wire format (built by src/optim/optimizer.ts): one JS array of Float32Arrays,
+// [param, grad, ...state buffers, warm start?] per entry, and one Float64Array of numbers,
+// [rule, rows, cols, penalty, spectralDecay, spectralIters, hasWarm, skipNonFinite,
+//  bufferCount, scalarCount, ...scalars] per entry. Everything is re-checked here.
+class BatchReader {
+ public:
+  BatchReader(const Napi::Env& env, Napi::Array arrays, const double* numbers, size_t count)
+      : env_(env), arrays_(arrays), numbers_(numbers), count_(count), arrayCount_(arrays.Length()) {}
+
+  double Number() {
+    if (at_ >= count_) throw Napi::RangeError::New(env_, "the batch's numbers end early");
+    return numbers_[at_++];
   }
-  Napi::Array e = value.As<Napi::Array>();
+  size_t Size(size_t limit) {
+    double x = Number();
+    if (!(x >= 0) || x != std::floor(x) || x > double(limit)) throw Napi::RangeError::New(env_, "a count or size is out of range");
+    return size_t(x);
+  }
+  float* Floats(size_t expected, const char* what) {
+    if (next_ >= arrayCount_) throw Napi::RangeError::New(env_, "the batch's arrays end early");
+    return specopt::Floats(env_, arrays_.Get(next_++), expected, what).data;
+  }
+  bool Done() const { return at_ == count_ && next_ == arrayCount_; }
+
+ private:
+  Napi::Env env_;
+  Napi::Array arrays_;
+  const double* numbers_;
+  size_t count_, at_ = 0;
+  uint32_t arrayCount_, next_ = 0;
+};
+
+Entry ParseFields(const Napi::Env& env, BatchReader& in) {
   Entry r{};
-  size_t id = Dim(env, e.Get(0u), at("rule").c_str());
-  if (id >= kRuleCount) throw Napi::RangeError::New(env, at("unknown rule id"));
-  r.rule = &kRules[id];
-  r.rows = Dim(env, e.Get(3u), at("rows").c_str());
-  r.cols = Dim(env, e.Get(4u), at("cols").c_str());
-  size_t n = Count(env, r.rows, r.cols, where.c_str());
-  r.w = Floats(env, e.Get(1u), n, at("param.data").c_str()).data;
-  FloatView g = Floats(env, e.Get(2u), n, at("grad.data").c_str());
-  r.g = g.data;
-  Napi::Value scalars = e.Get(6u);
-  if (!scalars.IsTypedArray() || scalars.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    throw Napi::TypeError::New(env, at("scalars must be a Float64Array"));
-  }
-  auto s = scalars.As<Napi::Float64Array>();
-  if (s.ElementLength() != r.rule->scalarCount) throw Napi::RangeError::New(env, at("wrong scalar count"));
-  r.scalars.assign(s.Data(), s.Data() + s.ElementLength());
+  r.rule = &kRules[in.Size(kRuleCount - 1)];
+  r.rows = in.Size(kMaxLapackDim);
+  r.cols = in.Size(kMaxLapackDim);
+  size_t n = Count(env, r.rows, r.cols, "param");
+  r.penalty = in.Number();
+  if (!(r.penalty >= 0) || !std::isfinite(r.penalty)) throw Napi::RangeError::New(env, "spectralPenalty must be finite and >= 0");
+  r.spectralDecay = in.Number() != 0;
+  r.spectralIters = in.Size(1u << 20);
+  bool hasWarm = in.Number() != 0;
+  r.skipNonFinite = in.Number() != 0;
+  size_t bufferCount = in.Size(kMaxBuffers);
+  size_t scalarCount = in.Size(kMaxScalars);
+  if (scalarCount != r.rule->scalarCount) throw Napi::RangeError::New(env, "wrong scalar count");
+  for (size_t i = 0; i < scalarCount; ++i) r.scalars[i] = in.Number();
   std::vector<size_t> layout;
   try {
-    layout = r.rule->layout(r.rows, r.cols, r.scalars.data());
+    layout = r.rule->layout(r.rows, r.cols, r.scalars);
   } catch (const std::invalid_argument& error) {
-    throw Napi::RangeError::New(env, at(error.what()));
+    throw Napi::RangeError::New(env, error.what());
   }
-  Napi::Value buffers = e.Get(5u);
-  if (!buffers.IsArray() || buffers.As<Napi::Array>().Length() != layout.size()) {
-    throw Napi::TypeError::New(env, at("expected ") + std::to_string(layout.size()) + " state buffers");
+  if (bufferCount != layout.size()) {
+    throw Napi::TypeError::New(env, "expected " + std::to_string(layout.size()) + " state buffers");
   }
-  for (uint32_t b = 0; b < layout.size(); ++b) {
-    std::string name = at("state buffer ") + std::to_string(b);
-    r.buffers.push_back(Floats(env, buffers.As<Napi::Array>().Get(b), layout[b], name.c_str()).data);
-  }
-  r.penalty = Number(env, e.Get(7u), at("spectralPenalty").c_str());
-  r.spectralDecay = Boolean(env, e.Get(8u), at("spectralDecay").c_str());
-  r.spectralIters = Dim(env, e.Get(9u), at("spectralIters").c_str());
-  r.warm = OptionalFloats(env, e.Get(10u), std::min(r.rows, r.cols), at("spectral warm start").c_str()).data;
-  r.skipNonFinite = Boolean(env, e.Get(11u), at("skipNonFinite").c_str());
+  r.bufferCount = bufferCount;
+  r.w = in.Floats(n, "param.data");
+  r.g = in.Floats(n, "grad.data");
+  for (size_t b = 0; b < bufferCount; ++b) r.buffers[b] = in.Floats(layout[b], "state buffer");
+  r.warm = hasWarm ? in.Floats(std::min(r.rows, r.cols), "spectral warm start") : nullptr;
   // Every float array of an entry must be distinct: a rule writes W and its buffers in one pass.
-  std::vector<std::pair<const float*, size_t>> spans{{r.w, n}, {r.g, n}};
-  for (size_t b = 0; b < layout.size(); ++b) spans.push_back({r.buffers[b], layout[b]});
-  if (r.warm) spans.push_back({r.warm, std::min(r.rows, r.cols)});
-  for (size_t x = 0; x < spans.size(); ++x)
-    for (size_t y = x + 1; y < spans.size(); ++y) {
+  std::pair<const float*, size_t> spans[kMaxBuffers + 3] = {{r.w, n}, {r.g, n}};
+  size_t spanCount = 2;
+  for (size_t b = 0; b < r.bufferCount; ++b) spans[spanCount++] = {r.buffers[b], layout[b]};
+  if (r.warm) spans[spanCount++] = {r.warm, std::min(r.rows, r.cols)};
+  for (size_t x = 0; x < spanCount; ++x)
+    for (size_t y = x + 1; y < spanCount; ++y) {
       auto [p, pn] = spans[x];
       auto [q, qn] = spans[y];
       if (pn && qn && p < q + qn && q < p + pn) {
-        throw Napi::RangeError::New(env, at("param, grad and state buffers must not overlap"));
+        throw Napi::RangeError::New(env, "param, grad and state buffers must not overlap");
       }
     }
   return r;
+}
+
+// Messages are built only when something is wrong: this runs for every parameter of every step.
+Entry Parse(const Napi::Env& env, BatchReader& in, uint32_t index) {
+  try {
+    return ParseFields(env, in);
+  } catch (const Napi::Error& error) {
+    std::string message = "optimizer step, parameter " + std::to_string(index) + ": " + error.Message();
+    error.Value().Set("message", message);
+    throw;
+  }
 }
 
 // a (rows) and b (cols) with a·bᵀ the power-iteration estimate of σ₁u₁v₁ᵀ, from the all-ones
@@ -206,7 +239,7 @@ void Run(const Entry& e) {
     zeroLeft.assign(e.rows, 0.0f);
     zeroRight.assign(e.cols, 0.0f);
   }
-  RuleArgs args{e.w, g, e.rows, e.cols, e.buffers.data(), e.scalars.data(),
+  RuleArgs args{e.w, g, e.rows, e.cols, e.buffers, e.scalars,
                 e.spectralDecay ? (rank1 ? a.data() : zeroLeft.data()) : nullptr,
                 e.spectralDecay ? (rank1 ? b.data() : zeroRight.data()) : nullptr};
   e.rule->step(args);
@@ -230,12 +263,24 @@ Napi::Value OptimizerRules(const Napi::CallbackInfo& info) {
 
 Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "optimizer step: expected an array of entries");
-  Napi::Array list = info[0].As<Napi::Array>();
-  uint32_t count = list.Length();
+  if (info.Length() != 3 || !info[0].IsArray()) {
+    throw Napi::TypeError::New(env, "optimizer step: expected (arrays, numbers, count)");
+  }
+  bool isTyped = false;
+  napi_typedarray_type type = napi_int8_array;
+  size_t numberCount = 0;
+  void* numbers = nullptr;
+  if (napi_is_typedarray(env, info[1], &isTyped) != napi_ok || !isTyped ||
+      napi_get_typedarray_info(env, info[1], &type, &numberCount, &numbers, nullptr, nullptr) != napi_ok ||
+      type != napi_float64_array) {
+    throw Napi::TypeError::New(env, "optimizer step: numbers must be a Float64Array");
+  }
+  uint32_t count = static_cast<uint32_t>(Dim(env, info[2], "optimizer step: count"));
+  BatchReader in(env, info[0].As<Napi::Array>(), static_cast<const double*>(numbers), numberCount);
   std::vector<Entry> entries;
   entries.reserve(count);
-  for (uint32_t i = 0; i < count; ++i) entries.push_back(Parse(env, list.Get(i), i));
+  for (uint32_t i = 0; i < count; ++i) entries.push_back(Parse(env, in, i));
+  if (!in.Done()) throw Napi::RangeError::New(env, "optimizer step: the batch has more data than its entries");
   // The same parameter twice in one batch would be updated twice from one gradient.
   std::vector<const float*> params;
   for (const Entry& e : entries) if (e.rows * e.cols != 0) params.push_back(e.w);
@@ -258,7 +303,7 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
         continue;
       }
       if (e.rule->check) {
-        RuleArgs args{e.w, e.g, e.rows, e.cols, e.buffers.data(), e.scalars.data(), nullptr, nullptr};
+        RuleArgs args{e.w, e.g, e.rows, e.cols, e.buffers, e.scalars, nullptr, nullptr};
         e.rule->check(args);
       }
     }

@@ -28,7 +28,7 @@ export interface Addon {
   powerIteration(a: Float32Array, m: number, n: number, iters: number, scheme: string,
     init: Float32Array | null): [number, Float32Array, Float32Array];
   optimizerRules(): string[];
-  optimizerStep(entries: unknown[][]): number[];
+  optimizerStep(arrays: Float32Array[], numbers: Float64Array, count: number): number[];
 }
 
 const AVX512_FLAGS = ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'];

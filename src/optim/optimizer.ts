@@ -6,7 +6,7 @@ import { referenceOptimizer, type RefOptimizer, type RefState } from '../referen
 import { checkMatrix, describe, type MatrixLike } from '../validate.js';
 import { RULES, type RuleName } from './defaults.js';
 import { resolveHyper, spectralOptions, type Hyper } from './hyper.js';
-import type { RuleSpec } from './rule.js';
+import type { BufferSpec, RuleSpec } from './rule.js';
 import { RULE_SPECS } from './rules/index.js';
 import type { OptimizerState, StateArray } from './state.js';
 
@@ -16,6 +16,9 @@ export interface StepResult {
   /** True when the gradient held NaN/Infinity and `nonFinite: 'skip'` left everything as it was. */
   skipped: boolean;
 }
+
+const UPDATED: StepResult = Object.freeze({ skipped: false });
+const SKIPPED: StepResult = Object.freeze({ skipped: true });
 
 const KERNEL_IDS: Record<string, number> = Object.fromEntries(
   (native.addon.optimizerRules() as string[]).map((name, id) => [name, id]),
@@ -27,6 +30,11 @@ export class Optimizer<R extends RuleName = RuleName> {
   readonly backend: Backend;
   private readonly spec: RuleSpec<RuleName>;
   private readonly reference?: RefOptimizer;
+  // Fixed per optimizer, read on every step.
+  private readonly kernelId: number;
+  private readonly spectral: ReturnType<typeof spectralOptions>;
+  private readonly spectralDecay: boolean;
+  private readonly layouts = new Map<number, BufferSpec[]>();
 
   constructor(rule: R, hyper?: Partial<Hyper<R>>, options?: { backend?: Backend }) {
     if (!(RULES as string[]).includes(rule)) {
@@ -41,6 +49,20 @@ export class Optimizer<R extends RuleName = RuleName> {
     this.backend = backend;
     this.spec = RULE_SPECS[rule] as RuleSpec<RuleName>;
     if (backend === 'reference') this.reference = referenceOptimizer(rule, this.hyper as unknown as Record<string, unknown>);
+    this.kernelId = KERNEL_IDS[this.spec.kernel];
+    this.spectral = spectralOptions(this.hyper);
+    this.spectralDecay = this.spectral.weightDecayNorm === 'spectral' && this.spec.decoupledDecay(this.hyper as never);
+  }
+
+  /** The state buffers for a rows x cols parameter (cached: the same shapes come every step). */
+  private layout(rows: number, cols: number): BufferSpec[] {
+    const key = rows * 4294967296 + cols;
+    let layout = this.layouts.get(key);
+    if (!layout) {
+      layout = this.spec.buffers(this.hyper as never, rows, cols);
+      this.layouts.set(key, layout);
+    }
+    return layout;
   }
 
   /** A fresh state for `param` (zero moments, step 0). */
@@ -55,11 +77,10 @@ export class Optimizer<R extends RuleName = RuleName> {
       return splitReferenceState(base, fields);
     }
     const arrays: Record<string, StateArray> = {};
-    for (const [name, length, fill] of this.spec.buffers(this.hyper as never, rows, cols)) {
+    for (const [name, length, fill] of this.layout(rows, cols)) {
       arrays[name] = new Float32Array(length).fill(fill);
     }
-    const s = spectralOptions(this.hyper);
-    if (s.spectralWarmStart && (this.spectralDecayOn() || this.hyper.spectralPenalty > 0)) {
+    if (this.spectral.spectralWarmStart && (this.spectralDecay || this.hyper.spectralPenalty > 0)) {
       arrays.spectralVector = new Float32Array(Math.min(rows, cols));
     }
     return { ...base, arrays, values: {} };
@@ -70,60 +91,157 @@ export class Optimizer<R extends RuleName = RuleName> {
     return stepMany([{ optimizer: this as Optimizer, param, grad, state }])[0];
   }
 
-  /** @internal Checks one entry and returns what the native step needs (nothing is written). */
-  prepare(param: MatrixLike, grad: MatrixLike, state: OptimizerState, where: string): unknown[] {
-    checkMatrix(param, `${where}: param`);
-    checkMatrix(grad, `${where}: grad`);
-    if (grad.rows !== param.rows || grad.cols !== param.cols) {
-      throw new RangeError(`${where}: grad must be ${param.rows}x${param.cols} like param, got ${grad.rows}x${grad.cols}`);
-    }
-    checkState(state, this, param, where);
-    const s = spectralOptions(this.hyper);
-    const buffers = this.spec.buffers(this.hyper as never, param.rows, param.cols).map(([name, length]) => {
+  /**
+   * @internal Checks one entry (nothing is written) and appends what the native step needs to the
+   * batch: its arrays [param, grad, ...state buffers, warm start?] and its numbers [rule, rows,
+   * cols, penalty, spectralDecay, spectralIters, hasWarm, skipNonFinite, bufferCount,
+   * scalarCount, ...scalars].
+   */
+  prepare(entries: readonly StepEntry[], index: number, batch: NativeBatch): void {
+    const { param, grad, state } = entries[index];
+    checkEntry(param, grad, state, this, entries, index);
+    const { rows, cols } = param;
+    const layout = this.layout(rows, cols);
+    batch.arrays.push(param.data, grad.data);
+    for (let b = 0; b < layout.length; b++) {
+      const name = layout[b][0];
+      const length = layout[b][1];
       const a = state.arrays[name];
       if (!(a instanceof Float32Array) || a.length !== length) {
-        throw new RangeError(`${where}: state buffer '${name}' must be a Float32Array of ${length}, got ${describe(a)}`);
+        throw new RangeError(`${where(entries, index)}: state buffer '${name}' must be a Float32Array of ${length}, got ${describe(a)}`);
       }
-      return a;
-    });
-    const scalars = Float64Array.from(this.spec.scalars(this.hyper as never, state.step + 1, param.rows, param.cols));
-    return [
-      KERNEL_IDS[this.spec.kernel],
-      param.data,
-      grad.data,
-      param.rows,
-      param.cols,
-      buffers,
-      scalars,
-      this.hyper.spectralPenalty,
-      this.spectralDecayOn(),
-      s.spectralIters,
-      state.arrays.spectralVector ?? null,
-      this.hyper.nonFinite === 'skip',
-    ];
+      batch.arrays.push(a);
+    }
+    const warm = state.arrays.spectralVector;
+    if (warm !== undefined) {
+      if (!(warm instanceof Float32Array) || warm.length !== Math.min(rows, cols)) {
+        throw new RangeError(`${where(entries, index)}: state buffer 'spectralVector' must be a Float32Array of ${Math.min(rows, cols)}, got ${describe(warm)}`);
+      }
+      batch.arrays.push(warm);
+    }
+    const scalars = this.scalars(state.step + 1, rows, cols);
+    const out = batch.reserve(10 + scalars.length);
+    let at = batch.length;
+    out[at++] = this.kernelId;
+    out[at++] = rows;
+    out[at++] = cols;
+    out[at++] = this.hyper.spectralPenalty;
+    out[at++] = this.spectralDecay ? 1 : 0;
+    out[at++] = this.spectral.spectralIters;
+    out[at++] = warm !== undefined ? 1 : 0;
+    out[at++] = this.hyper.nonFinite === 'skip' ? 1 : 0;
+    out[at++] = layout.length;
+    out[at++] = scalars.length;
+    for (let k = 0; k < scalars.length; k++) out[at++] = scalars[k];
+    batch.length = at;
   }
 
-  /** @internal The float64 reference update (state and param written only on success). */
-  referenceStep(param: MatrixLike, grad: MatrixLike, state: OptimizerState): StepResult {
+  private lastScalars?: { t: number; rows: number; cols: number; values: number[] };
+
+  /** The per-step scalars; the last ones are kept, as a batch of parameters usually shares t. */
+  private scalars(t: number, rows: number, cols: number): number[] {
+    const last = this.lastScalars;
+    if (last && last.t === t && last.rows === rows && last.cols === cols) return last.values;
+    const values = this.spec.scalars(this.hyper as never, t, rows, cols);
+    this.lastScalars = { t, rows, cols, values };
+    return values;
+  }
+
+  /** @internal Checks one entry for the reference backend. */
+  check(entries: readonly StepEntry[], index: number): void {
+    const { param, grad, state } = entries[index];
+    checkEntry(param, grad, state, this, entries, index);
+  }
+
+  /**
+   * @internal The float64 reference update, computed on copies; the returned function writes it
+   * to param and state (so a batch can fail before anything is written).
+   */
+  referenceStep(param: MatrixLike, grad: MatrixLike, state: OptimizerState): () => StepResult {
     const w = Float64Array.from(param.data);
     const g = Float64Array.from(grad.data);
     const ref: RefState = { step: state.step, ...cloneFields(state) };
     const before = ref.step;
     this.reference!.step(w, g, param.rows, param.cols, ref);
-    if (ref.step === before) return { skipped: true };
-    param.data.set(w);
-    const { step, ...fields } = ref;
-    const next = splitReferenceState({ ...state, step }, fields);
-    Object.assign(state.arrays, next.arrays);
-    Object.assign(state.values, next.values);
-    state.step = step;
-    return { skipped: false };
-  }
-
-  private spectralDecayOn(): boolean {
-    return spectralOptions(this.hyper).weightDecayNorm === 'spectral' && this.spec.decoupledDecay(this.hyper as never);
+    if (ref.step === before) return () => SKIPPED;
+    return () => {
+      param.data.set(w);
+      const { step, ...fields } = ref;
+      const next = splitReferenceState({ ...state, step }, fields);
+      Object.assign(state.arrays, next.arrays);
+      Object.assign(state.values, next.values);
+      state.step = step;
+      return UPDATED;
+    };
   }
 }
+
+/** The arguments of one native optimizer call, filled by Optimizer.prepare. */
+export class NativeBatch {
+  readonly arrays: Float32Array[] = [];
+  numbers = new Float64Array(256);
+  length = 0;
+
+  /** The numbers array, with room for `count` more. */
+  reserve(count: number): Float64Array {
+    if (this.length + count > this.numbers.length) {
+      const grown = new Float64Array(Math.max(2 * this.numbers.length, this.length + count));
+      grown.set(this.numbers.subarray(0, this.length));
+      this.numbers = grown;
+    }
+    return this.numbers;
+  }
+}
+
+function isMatrix(m: MatrixLike): boolean {
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    m.data instanceof Float32Array &&
+    Number.isSafeInteger(m.rows) &&
+    Number.isSafeInteger(m.cols) &&
+    m.rows >= 0 &&
+    m.cols >= 0 &&
+    m.data.length === m.rows * m.cols
+  );
+}
+
+// The common case is checked without building any message; the detailed checks below run only
+// to explain a failure.
+function checkEntry(
+  param: MatrixLike,
+  grad: MatrixLike,
+  state: OptimizerState,
+  opt: Optimizer,
+  entries: readonly StepEntry[],
+  index: number,
+): void {
+  if (
+    isMatrix(param) &&
+    isMatrix(grad) &&
+    grad.rows === param.rows &&
+    grad.cols === param.cols &&
+    CHECKED_STATES.get(state) === opt &&
+    state.rows === param.rows &&
+    state.cols === param.cols &&
+    Number.isSafeInteger(state.step) &&
+    state.step >= 0
+  ) {
+    return;
+  }
+  const at = where(entries, index);
+  checkMatrix(param, `${at}: param`);
+  checkMatrix(grad, `${at}: grad`);
+  if (grad.rows !== param.rows || grad.cols !== param.cols) {
+    throw new RangeError(`${at}: grad must be ${param.rows}x${param.cols} like param, got ${grad.rows}x${grad.cols}`);
+  }
+  checkState(state, opt, param, at);
+  CHECKED_STATES.set(state, opt);
+}
+
+// States already checked to belong to an optimizer (its rule and backend), so the common case
+// of the next steps is a lookup.
+const CHECKED_STATES = new WeakMap<OptimizerState, Optimizer>();
 
 function cloneFields(state: OptimizerState): Record<string, unknown> {
   const fields: Record<string, unknown> = { ...state.values };
@@ -173,30 +291,46 @@ export interface StepEntry {
  */
 export function stepMany(entries: readonly StepEntry[]): StepResult[] {
   if (!Array.isArray(entries)) throw new TypeError(`stepMany: entries must be an array, got ${describe(entries)}`);
+  const batch = new NativeBatch();
   const nativeIdx: number[] = [];
-  const prepared: unknown[][] = [];
-  entries.forEach((e, i) => {
-    const where = entries.length === 1 ? `${e?.optimizer?.rule}.step` : `stepMany: entry ${i} (${e?.optimizer?.rule})`;
-    if (!(e?.optimizer instanceof Optimizer)) throw new TypeError(`${where}: optimizer must come from createOptimizer`);
+  const referenceIdx: number[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (!(e?.optimizer instanceof Optimizer)) {
+      throw new TypeError(`${where(entries, i)}: optimizer must come from createOptimizer, got ${describe(e?.optimizer)}`);
+    }
     if (e.optimizer.backend === 'native') {
-      prepared.push(e.optimizer.prepare(e.param, e.grad, e.state, where));
+      e.optimizer.prepare(entries, i, batch);
       nativeIdx.push(i);
     } else {
-      e.optimizer.prepare(e.param, e.grad, e.state, where);
+      e.optimizer.check(entries, i);
+      referenceIdx.push(i);
     }
-  });
-  const results: StepResult[] = entries.map(() => ({ skipped: false }));
-  if (prepared.length) {
-    const skipped = native.addon.optimizerStep(prepared) as number[];
-    for (const k of skipped) results[nativeIdx[k]].skipped = true;
-    nativeIdx.forEach((i, k) => {
-      if (!skipped.includes(k)) entries[i].state.step += 1;
-    });
   }
-  entries.forEach((e, i) => {
-    if (e.optimizer.backend === 'reference') results[i] = e.optimizer.referenceStep(e.param, e.grad, e.state);
-  });
+  // Reference updates are computed first and written last, so any failure writes nothing.
+  const commits = referenceIdx.map((i) => entries[i].optimizer.referenceStep(entries[i].param, entries[i].grad, entries[i].state));
+  const results: StepResult[] = new Array(entries.length);
+  if (nativeIdx.length) {
+    const skipped = native.addon.optimizerStep(batch.arrays, batch.numbers.subarray(0, batch.length), nativeIdx.length);
+    for (let k = 0, s = 0; k < nativeIdx.length; k++) {
+      const i = nativeIdx[k];
+      if (s < skipped.length && skipped[s] === k) {
+        results[i] = SKIPPED;
+        s++;
+      } else {
+        results[i] = UPDATED;
+        entries[i].state.step += 1;
+      }
+    }
+  }
+  referenceIdx.forEach((i, k) => (results[i] = commits[k]()));
   return results;
+}
+
+// Error messages name the entry; built only when needed.
+function where(entries: readonly StepEntry[], i: number): string {
+  const rule = entries[i]?.optimizer?.rule;
+  return entries.length === 1 ? `${rule}.step` : `stepMany: entry ${i} (${rule})`;
 }
 
 /** An optimizer for rule `name` with the given hyperparameters (defaults: src/optim/defaults.ts). */
