@@ -800,5 +800,18 @@ emit(
 emit();
 emit(`Total bench time: ${((performance.now() - T0) / 1e3).toFixed(0)} s${QUICK ? ' (quick run: fewer repetitions)' : ''}.`);
 
-writeFileSync(RESULTS, out.join('\n') + '\n');
+// Keep the "## Optimizers" section that bench/optim.mjs maintains in the same file.
+let optimizers = '';
+try {
+  const previous = readFileSync(RESULTS, 'utf8');
+  const heading = /^## Optimizers\b.*$/m.exec(previous);
+  if (heading) {
+    const after = heading.index + heading[0].length;
+    const next = /^## /m.exec(previous.slice(after));
+    optimizers = `\n${previous.slice(heading.index, next ? after + next.index : undefined).trimEnd()}\n`;
+  }
+} catch {
+  // no previous results
+}
+writeFileSync(RESULTS, out.join('\n') + '\n' + optimizers);
 progress(`wrote ${RESULTS}`);
