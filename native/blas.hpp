@@ -9,6 +9,8 @@
 
 #include "common.hpp"
 
+extern "C" int openblas_get_num_threads(void);
+
 namespace specopt {
 
 // LAPACK routines report through `info`: < 0 is an argument we got wrong (a bug here), > 0 a

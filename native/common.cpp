@@ -42,12 +42,11 @@ size_t Count(const Napi::Env& env, size_t rows, size_t cols, const char* what) {
 FloatView Floats(const Napi::Env& env, const Napi::Value& v, size_t expected, const char* what) {
   // One napi_get_typedarray_info call: this runs for every array of every call. A detached
   // buffer reports length 0 and no data, so the length check below also rejects it.
-  bool isTyped = false;
+  // (napi_get_typedarray_info fails with napi_invalid_arg on anything but a typed array.)
   napi_typedarray_type type = napi_int8_array;
   size_t length = 0;
   void* data = nullptr;
-  if (napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped ||
-      napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
       type != napi_float32_array) {
     throw Napi::TypeError::New(env, std::string(what) + " must be a Float32Array");
   }

@@ -23,7 +23,7 @@ double Rms(const float* x, size_t n) {
 void AdafactorStep(const RuleArgs& a) {
   const double* s = a.scalars;
   size_t rows = a.rows, cols = a.cols, n = a.size();
-  float eps1 = float(s[1]), beta2t = float(s[4]);
+  float eps1 = float(s[1]), beta2t = float(s[4]), fresh = float(1.0 - s[4]);
   bool factored = s[8] != 0, firstMoment = s[5] >= 0;
   // The step size uses the RMS of W before this step changes it.
   double alpha = (s[7] != 0 ? std::fmax(s[2], Rms(a.w, n)) : 1.0) * s[0];
@@ -42,16 +42,16 @@ void AdafactorStep(const RuleArgs& a) {
         rowSum += u;
         colSum[j] += u;
       }
-      r[i] = r[i] * beta2t + (1.0f - beta2t) * float(rowSum / double(cols));
+      r[i] = r[i] * beta2t + fresh * float(rowSum / double(cols));
     }
-    for (size_t j = 0; j < cols; ++j) c[j] = c[j] * beta2t + (1.0f - beta2t) * float(colSum[j] / double(rows));
+    for (size_t j = 0; j < cols; ++j) c[j] = c[j] * beta2t + fresh * float(colSum[j] / double(rows));
     double rMean = 0;
     for (size_t i = 0; i < rows; ++i) rMean += r[i];
     rMean /= double(rows);
     for (size_t i = 0; i < rows; ++i) rowFactor[i] = 1.0f / std::sqrt(float(r[i] / rMean));
     for (size_t j = 0; j < cols; ++j) colFactor[j] = 1.0f / std::sqrt(c[j]);
   } else {
-    for (size_t i = 0; i < n; ++i) v[i] = v[i] * beta2t + (1.0f - beta2t) * (a.g[i] * a.g[i] + eps1);
+    for (size_t i = 0; i < n; ++i) v[i] = v[i] * beta2t + fresh * (a.g[i] * a.g[i] + eps1);
   }
   auto update = [&](size_t i, size_t j) {
     size_t k = i * cols + j;
@@ -69,12 +69,12 @@ void AdafactorStep(const RuleArgs& a) {
   float scale = float(alpha / std::fmax(1.0, rms / s[3]));
   float keep = a.Decay(s[6] * alpha);
   float* m = firstMoment ? a.buffers[factored ? 2 : 1] : nullptr;
-  float beta1 = float(s[5]);
+  float beta1 = float(s[5]), oneMinusBeta1 = float(1.0 - s[5]);
   for (size_t i = 0; i < rows; ++i)
     for (size_t j = 0; j < cols; ++j) {
       size_t k = i * cols + j;
       float u = update(i, j) * scale;
-      if (m) u = m[k] = m[k] * beta1 + (1.0f - beta1) * u;
+      if (m) u = m[k] = m[k] * beta1 + oneMinusBeta1 * u;
       a.w[k] = a.w[k] * keep - u;
     }
 }

@@ -28,7 +28,7 @@ inline size_t BlockOf(int mode, size_t i, size_t j, size_t rowsPerGroup) {
 void AdamMiniStep(const RuleArgs& a) {
   const double* s = a.scalars;
   size_t rows = a.rows, cols = a.cols;
-  float b1 = float(s[0]), b2 = float(s[1]), eps = float(s[2]);
+  float c1 = float(1.0 - s[0]), b2 = float(s[1]), c2 = float(1.0 - s[1]), eps = float(s[2]);
   int mode = int(s[6]);
   size_t groups = size_t(s[7]);
   size_t rowsPerGroup = mode == kRowGroups ? rows / groups : 1;
@@ -44,7 +44,7 @@ void AdamMiniStep(const RuleArgs& a) {
     }
   std::vector<float> inv(blocks);
   for (size_t b = 0; b < blocks; ++b) {
-    v[b] = v[b] * b2 + (1.0f - b2) * float(sumSq[b] / double(perBlock));
+    v[b] = v[b] * b2 + c2 * float(sumSq[b] / double(perBlock));
     inv[b] = 1.0f / (std::sqrt(v[b]) / float(s[5]) + eps);
   }
   float keep = a.Decay(s[3]);
@@ -52,7 +52,7 @@ void AdamMiniStep(const RuleArgs& a) {
   for (size_t i = 0; i < rows; ++i)
     for (size_t j = 0; j < cols; ++j) {
       size_t k = i * cols + j;
-      m[k] = m[k] + (1.0f - b1) * (a.g[k] - m[k]);
+      m[k] = m[k] + c1 * (a.g[k] - m[k]);
       a.w[k] = a.w[k] * keep - stepSize * m[k] * inv[BlockOf(mode, i, j, rowsPerGroup)];
     }
 }

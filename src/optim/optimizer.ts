@@ -88,7 +88,8 @@ export class Optimizer<R extends RuleName = RuleName> {
 
   /** One update of `param.data` in place from `grad`. See `stepMany` for many parameters at once. */
   step(param: MatrixLike, grad: MatrixLike, state: OptimizerState): StepResult {
-    return stepMany([{ optimizer: this as Optimizer, param, grad, state }])[0];
+    const entries = [{ optimizer: this as Optimizer, param, grad, state }];
+    return run(entries, new Plan(entries))[0];
   }
 
   /**
@@ -97,12 +98,14 @@ export class Optimizer<R extends RuleName = RuleName> {
    * cols, penalty, spectralDecay, spectralIters, hasWarm, skipNonFinite, bufferCount,
    * scalarCount, ...scalars].
    */
-  prepare(entries: readonly StepEntry[], index: number, batch: NativeBatch): void {
-    const { param, grad, state } = entries[index];
+  prepare(entries: readonly StepEntry[], index: number, batch: NativeBatch): PlannedEntry {
+    const entry = entries[index];
+    const { param, grad, state } = entry;
     checkEntry(param, grad, state, this, entries, index);
     const { rows, cols } = param;
     const layout = this.layout(rows, cols);
     batch.arrays.push(param.data, grad.data);
+    const buffers: [string, Float32Array][] = [];
     for (let b = 0; b < layout.length; b++) {
       const name = layout[b][0];
       const length = layout[b][1];
@@ -111,6 +114,7 @@ export class Optimizer<R extends RuleName = RuleName> {
         throw new RangeError(`${where(entries, index)}: state buffer '${name}' must be a Float32Array of ${length}, got ${describe(a)}`);
       }
       batch.arrays.push(a);
+      buffers.push([name, a]);
     }
     const warm = state.arrays.spectralVector;
     if (warm !== undefined) {
@@ -132,8 +136,29 @@ export class Optimizer<R extends RuleName = RuleName> {
     out[at++] = this.hyper.nonFinite === 'skip' ? 1 : 0;
     out[at++] = layout.length;
     out[at++] = scalars.length;
+    const scalarOffset = at;
     for (let k = 0; k < scalars.length; k++) out[at++] = scalars[k];
     batch.length = at;
+    return {
+      entry,
+      optimizer: this as Optimizer,
+      param,
+      grad,
+      state,
+      paramData: param.data,
+      gradData: grad.data,
+      rows,
+      cols,
+      buffers,
+      warm,
+      scalarOffset,
+      t: state.step + 1,
+    };
+  }
+
+  /** @internal The per-step scalars for step t (see prepare's layout of the batch). */
+  stepScalars(t: number, rows: number, cols: number): number[] {
+    return this.scalars(t, rows, cols);
   }
 
   private lastScalars?: { t: number; rows: number; cols: number; values: number[] };
@@ -147,10 +172,33 @@ export class Optimizer<R extends RuleName = RuleName> {
     return values;
   }
 
-  /** @internal Checks one entry for the reference backend. */
+  /** @internal Checks one entry for the reference backend: shapes, state buffers, gradient. */
   check(entries: readonly StepEntry[], index: number): void {
     const { param, grad, state } = entries[index];
     checkEntry(param, grad, state, this, entries, index);
+    for (const [name, length] of this.referenceLayout(param.rows, param.cols)) {
+      const a = state.arrays[name];
+      if (!(a instanceof Float64Array) || a.length !== length) {
+        throw new RangeError(`${where(entries, index)}: state buffer '${name}' must be a Float64Array of ${length}, got ${describe(a)}`);
+      }
+    }
+    if (this.hyper.nonFinite === 'throw' && !grad.data.every(Number.isFinite)) {
+      throw new RangeError(`${where(entries, index)}: the gradient contains NaN or Infinity; nothing was changed`);
+    }
+  }
+
+  private readonly referenceLayouts = new Map<number, [string, number][]>();
+
+  /** The reference state's arrays for a rows x cols parameter, as its init makes them. */
+  private referenceLayout(rows: number, cols: number): [string, number][] {
+    const key = rows * 4294967296 + cols;
+    let layout = this.referenceLayouts.get(key);
+    if (!layout) {
+      const fields = this.reference!.init(rows, cols) as Record<string, unknown>;
+      layout = Object.entries(fields).flatMap(([name, v]) => (v instanceof Float64Array ? [[name, v.length] as [string, number]] : []));
+      this.referenceLayouts.set(key, layout);
+    }
+    return layout;
   }
 
   /**
@@ -181,6 +229,13 @@ export class NativeBatch {
   readonly arrays: Float32Array[] = [];
   numbers = new Float64Array(256);
   length = 0;
+
+  /** Empties the batch, keeping its storage for the next step. */
+  clear(): this {
+    this.arrays.length = 0;
+    this.length = 0;
+    return this;
+  }
 
   /** The numbers array, with room for `count` more. */
   reserve(count: number): Float64Array {
@@ -291,27 +346,26 @@ export interface StepEntry {
  */
 export function stepMany(entries: readonly StepEntry[]): StepResult[] {
   if (!Array.isArray(entries)) throw new TypeError(`stepMany: entries must be an array, got ${describe(entries)}`);
-  const batch = new NativeBatch();
-  const nativeIdx: number[] = [];
-  const referenceIdx: number[] = [];
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i];
-    if (!(e?.optimizer instanceof Optimizer)) {
-      throw new TypeError(`${where(entries, i)}: optimizer must come from createOptimizer, got ${describe(e?.optimizer)}`);
-    }
-    if (e.optimizer.backend === 'native') {
-      e.optimizer.prepare(entries, i, batch);
-      nativeIdx.push(i);
-    } else {
-      e.optimizer.check(entries, i);
-      referenceIdx.push(i);
-    }
+  let plan = PLANS.get(entries);
+  if (!plan?.reuse(entries)) {
+    plan = new Plan(entries);
+    PLANS.set(entries, plan);
   }
+  return run(entries, plan);
+}
+
+function run(entries: readonly StepEntry[], plan: Plan): StepResult[] {
+  const { batch, nativeIdx, referenceIdx } = plan;
   // Reference updates are computed first and written last, so any failure writes nothing.
-  const commits = referenceIdx.map((i) => entries[i].optimizer.referenceStep(entries[i].param, entries[i].grad, entries[i].state));
+  const commits = referenceIdx.map((i: number) => entries[i].optimizer.referenceStep(entries[i].param, entries[i].grad, entries[i].state));
   const results: StepResult[] = new Array(entries.length);
   if (nativeIdx.length) {
-    const skipped = native.addon.optimizerStep(batch.arrays, batch.numbers.subarray(0, batch.length), nativeIdx.length);
+    let skipped: number[];
+    try {
+      skipped = native.addon.optimizerStep(batch.arrays, batch.numbers.subarray(0, batch.length), nativeIdx.length);
+    } catch (error) {
+      throw renumber(error, entries, nativeIdx);
+    }
     for (let k = 0, s = 0; k < nativeIdx.length; k++) {
       const i = nativeIdx[k];
       if (s < skipped.length && skipped[s] === k) {
@@ -325,6 +379,108 @@ export function stepMany(entries: readonly StepEntry[]): StepResult[] {
   }
   referenceIdx.forEach((i, k) => (results[i] = commits[k]()));
   return results;
+}
+
+/** What a native entry of a batch was built from, to tell whether the batch still fits. */
+interface PlannedEntry {
+  entry: StepEntry;
+  optimizer: Optimizer;
+  param: MatrixLike;
+  grad: MatrixLike;
+  state: OptimizerState;
+  paramData: Float32Array;
+  gradData: Float32Array;
+  rows: number;
+  cols: number;
+  buffers: [string, Float32Array][];
+  warm: StateArray | undefined;
+  scalarOffset: number;
+  t: number;
+}
+
+/**
+ * A checked batch for one entries array. A training loop passes the same array every step;
+ * when every entry still refers to the same objects and buffers, the batch is reused and only
+ * the step-dependent scalars are rewritten, so a step over many small parameters costs little
+ * more than over one large one. Anything else rebuilds it with the full checks.
+ */
+class Plan {
+  readonly batch = new NativeBatch();
+  readonly planned: PlannedEntry[] = [];
+  readonly nativeIdx: number[] = [];
+  readonly referenceIdx: number[] = [];
+
+  constructor(entries: readonly StepEntry[]) {
+    const seen = new Set<Float32Array>();
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (!(e?.optimizer instanceof Optimizer)) {
+        throw new TypeError(`${where(entries, i)}: optimizer must come from createOptimizer, got ${describe(e?.optimizer)}`);
+      }
+      const data = e.param?.data;
+      if (data instanceof Float32Array) {
+        if (seen.has(data)) throw new RangeError(`${where(entries, i)}: the same parameter appears twice in one step`);
+        seen.add(data);
+      }
+      if (e.optimizer.backend === 'native') {
+        this.planned.push(e.optimizer.prepare(entries, i, this.batch));
+        this.nativeIdx.push(i);
+      } else {
+        e.optimizer.check(entries, i);
+        this.referenceIdx.push(i);
+      }
+    }
+  }
+
+  /** True when entries still match the plan; then the scalars are brought up to date. */
+  reuse(entries: readonly StepEntry[]): boolean {
+    if (entries.length !== this.nativeIdx.length || this.referenceIdx.length) return false;
+    const planned = this.planned;
+    for (let k = 0; k < planned.length; k++) {
+      const p = planned[k];
+      const e = entries[k];
+      const state = e.state;
+      if (
+        e !== p.entry ||
+        e.optimizer !== p.optimizer ||
+        e.param !== p.param ||
+        e.grad !== p.grad ||
+        state !== p.state ||
+        e.param.data !== p.paramData ||
+        e.grad.data !== p.gradData ||
+        e.param.rows !== p.rows ||
+        e.param.cols !== p.cols ||
+        e.grad.rows !== p.rows ||
+        e.grad.cols !== p.cols ||
+        !Number.isSafeInteger(state.step) ||
+        state.step < 0 ||
+        state.arrays.spectralVector !== p.warm
+      ) {
+        return false;
+      }
+      for (let b = 0; b < p.buffers.length; b++) if (state.arrays[p.buffers[b][0]] !== p.buffers[b][1]) return false;
+    }
+    const numbers = this.batch.numbers;
+    for (let k = 0; k < planned.length; k++) {
+      const p = planned[k];
+      const t = p.state.step + 1;
+      if (t === p.t) continue;
+      const scalars = p.optimizer.stepScalars(t, p.rows, p.cols);
+      for (let j = 0; j < scalars.length; j++) numbers[p.scalarOffset + j] = scalars[j];
+      p.t = t;
+    }
+    return true;
+  }
+}
+
+const PLANS = new WeakMap<readonly StepEntry[], Plan>();
+
+// The native side numbers its entries among the native ones; name the caller's entry instead.
+function renumber(error: unknown, entries: readonly StepEntry[], nativeIdx: number[]): unknown {
+  const match = error instanceof Error ? /^optimizer step, parameter (\d+): (.*)$/s.exec(error.message) : null;
+  if (!match) return error;
+  const Kind = (error as Error).constructor as new (message: string) => Error;
+  return new Kind(`${where(entries, nativeIdx[Number(match[1])])}: ${match[2]}`);
 }
 
 // Error messages name the entry; built only when needed.

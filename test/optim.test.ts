@@ -1,0 +1,1110 @@
+// Issue "Optimizers I", point by point:
+//   1. native (float32) vs the float64 reference, every rule and the important options, 20 steps,
+//      shapes 1×7, 9×1, 8×8, 12×5, 5×12, 1×1; and a mis-specified reference must be caught;
+//   2. the state contract: saveState/loadState, resuming with a new optimizer, corrupted bytes,
+//      stateBytes;
+//   3. non-finite gradients (throw: nothing changes; skip: as if the step never happened);
+//   4. bad input, rejected before anything is written;
+//   5. stepMany vs separate steps, all-or-nothing failures, duplicates;
+//   6. the reference backend.
+// Helpers (gradient sequences, the cross-check and its tolerance, byte snapshots): optim-helpers.ts.
+
+import { describe, expect, it } from 'vitest';
+
+import {
+  Matrix,
+  OPTIMIZER_RULES,
+  createOptimizer,
+  loadState,
+  saveState,
+  stateBytes,
+  stepMany,
+  type Optimizer,
+  type OptimizerState,
+  type StepEntry,
+} from '../src/index.js';
+import { DEFAULTS, type RuleName } from '../src/optim/defaults.js';
+import { referenceOptimizer, type RefState } from '../src/reference/optim/index.js';
+import {
+  U32,
+  adamWithoutBiasCorrection,
+  crossCheck,
+  expectAgree,
+  expectSameSnapshot,
+  fullHyper,
+  gradients,
+  maxAbs,
+  maxAbsDiff,
+  sameBits,
+  snapshot,
+  type CrossReport,
+  type GradMode,
+} from './optim-helpers.js';
+
+type H = Record<string, unknown>;
+type Backend = 'native' | 'reference';
+const BACKENDS: Backend[] = ['native', 'reference'];
+
+const opt = (name: RuleName, hyper: H = {}, backend: Backend = 'native'): Optimizer =>
+  createOptimizer(name, hyper as never, { backend }) as Optimizer;
+
+/** A float32 copy of a matrix. */
+const copy = (m: Matrix): Matrix => Matrix.from(m.rows, m.cols, m.data);
+
+// ================================================================ 1. cross-check
+
+// Tolerance, in units of u·S_t (u = 2⁻²⁴, S_t = Σ_{s≤t} ‖w_s‖∞ + ‖Δw_s‖∞; see optim-helpers.ts):
+// per step, float32 rounds the stored weight once (1 unit of |w|) and the update through k
+// operations (k units of |Δw|); running averages (momentum, m, v, Adafactor's r and c) carry their
+// rounding into later steps with weight β^age, at most 1/(1 − β) in the worst case and ~√(1/(1 − β²))
+// ≈ 2–3 for rounding errors of random sign. So:
+//   sign   (signsgd, sign(m) with |g| ≥ 0.1 so the sign is the same in both): the update ±lr is exact,
+//          only w·(1 − lr·λ) − lr rounds: 3 roundings → K = 8;
+//   sphere (sphere-sgd: the step is computed in double from float32 w, then rounded): K = 8;
+//   linear (sgd, pbsgd: ≤ 4 float32 operations, momentum buffer with μ ≤ 0.9): K = 16;
+//   adaptive (adagrad, rmsprop, adam, adamw, adam-mini: m, v, √, ÷, bias corrections, ~8 operations
+//          plus the memory of two averages) and factored (adafactor: row/column means, the RMS clip,
+//          α from RMS(W)): K = 32.
+// Measured: ≤ 2 units everywhere (vitest prints the worst case on failure). A wrong update is far
+// outside: lr off by 1% moves w by 1% of its total displacement, typically hundreds of units, and
+// the mis-specified references of block 1b land at 10–1000× K. Every case must also move w by
+// ≥ 10·K·u·S, so that a 10% error in its displacement alone would exceed K (most move far more).
+// S is dominated by |w| when w starts at O(1), so an error that is small relative to |w| but large
+// relative to the update (a systematic relative error of the update of ~1e-5, say) hides in it: the
+// first-step and zero-parameter tests below measure the update on its own, starting from W = 0.
+const K = { sign: 8, sphere: 8, linear: 16, adaptive: 32, factored: 32 } as const;
+type Family = keyof typeof K;
+
+interface Case {
+  name: RuleName;
+  hyper: H | ((rows: number, cols: number) => H);
+  family: Family;
+  mode?: GradMode;
+  initScale?: number;
+}
+
+const SHAPES: [number, number][] = [
+  [1, 7],
+  [9, 1],
+  [8, 8],
+  [12, 5],
+  [5, 12],
+  [1, 1],
+];
+
+const spectral = (extra: H): H[] => [
+  { ...extra, weightDecayNorm: 'spectral' },
+  { ...extra, weightDecayNorm: 'spectral', spectralWarmStart: true },
+];
+
+/** Row groups dividing `rows` (adam-mini's numeric blocks). */
+const heads = (rows: number): number => (rows % 3 === 0 ? 3 : rows % 4 === 0 ? 4 : rows % 5 === 0 ? 5 : 1);
+
+const CASES: Case[] = [
+  // sgd: momentum, dampening, nesterov, L2, decoupled decay (Frobenius and spectral), penalty
+  ...[
+    { lr: 0.05 },
+    { lr: 0.05, momentum: 0.9 },
+    { lr: 0.05, momentum: 0.9, dampening: 0.3 },
+    { lr: 0.05, momentum: 0.9, nesterov: true },
+    { lr: 0.05, weightDecay: 0.1 },
+    { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.1 },
+    { lr: 0.05, momentum: 0.5, weightDecay: 0.1, decoupledWeightDecay: true },
+    ...spectral({ lr: 0.05, weightDecay: 0.5, decoupledWeightDecay: true }),
+    ...spectral({ lr: 0.05, weightDecay: 0.5, decoupledWeightDecay: true, momentum: 0.9 }),
+    { lr: 0.05, spectralPenalty: 0.05 },
+    { lr: 0.05, spectralPenalty: 0.05, spectralWarmStart: true, momentum: 0.9 },
+  ].map((hyper): Case => ({ name: 'sgd', hyper, family: 'linear' })),
+  // signsgd: momentum 0 (signs may change every step) and > 0 (each entry keeps its sign, so m never
+  // crosses zero); |g| >= 0.1 in both
+  { name: 'signsgd', hyper: { lr: 0.01 }, family: 'sign', mode: 'awayFromZero' },
+  { name: 'signsgd', hyper: { lr: 0.01, weightDecay: 0.5 }, family: 'sign', mode: 'awayFromZero' },
+  { name: 'signsgd', hyper: { lr: 0.01, momentum: 0.9 }, family: 'sign', mode: 'fixedSign' },
+  { name: 'signsgd', hyper: { lr: 0.01, momentum: 0.5, weightDecay: 0.5 }, family: 'sign', mode: 'fixedSign' },
+  ...spectral({ lr: 0.01, weightDecay: 0.5 }).map((hyper): Case => ({ name: 'signsgd', hyper, family: 'sign', mode: 'awayFromZero' })),
+  ...spectral({ lr: 0.01, weightDecay: 0.5, momentum: 0.9 }).map((hyper): Case => ({ name: 'signsgd', hyper, family: 'sign', mode: 'fixedSign' })),
+  // pbsgd: gamma 0.3 / 0.5 / 1 x normalize x momentum, decay, spectral decay, penalty
+  ...[
+    ...[0.3, 0.5, 1].flatMap((gamma) => [
+      { lr: 0.02, gamma },
+      { lr: 0.02, gamma, normalize: true },
+      { lr: 0.02, gamma, momentum: 0.9 },
+      { lr: 0.02, gamma, normalize: true, momentum: 0.5, weightDecay: 0.3 },
+    ]),
+    ...spectral({ lr: 0.02, weightDecay: 0.5 }),
+    ...spectral({ lr: 0.02, weightDecay: 0.5, gamma: 0.3, normalize: true }),
+    { lr: 0.02, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'pbsgd', hyper, family: 'linear' })),
+];
+
+CASES.push(
+  ...[
+    { lr: 0.05 },
+    { lr: 0.05, lrDecay: 0.1 },
+    { lr: 0.05, initialAccumulatorValue: 0.1 },
+    { lr: 0.05, weightDecay: 0.1 },
+    { lr: 0.05, lrDecay: 0.05, initialAccumulatorValue: 0.01, weightDecay: 0.1, eps: 1e-6 },
+    { lr: 0.05, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'adagrad', hyper, family: 'adaptive' })),
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, centered: true },
+    { lr: 0.01, momentum: 0.9 },
+    { lr: 0.01, weightDecay: 0.1 },
+    { lr: 0.01, centered: true, momentum: 0.9 },
+    { lr: 0.01, centered: true, momentum: 0.5, weightDecay: 0.1, alpha: 0.9 },
+    { lr: 0.01, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'rmsprop', hyper, family: 'adaptive' })),
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, amsgrad: true },
+    { lr: 0.01, weightDecay: 0.1 },
+    { lr: 0.01, betas: [0.8, 0.99], amsgrad: true, weightDecay: 0.1 },
+    // β₂ = 0.9: v falls whenever the gradient scale drops, so the amsgrad max is really used
+    // (with β₂ = 0.999, v only grows during 20 steps and amsgrad changes nothing; checked below)
+    { lr: 0.01, betas: [0.9, 0.9], amsgrad: true },
+    { lr: 0.01, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'adam', hyper, family: 'adaptive' })),
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, weightDecay: 0.5 },
+    { lr: 0.01, weightDecay: 0.5, amsgrad: true },
+    { lr: 0.01, weightDecay: 0.5, amsgrad: true, betas: [0.9, 0.9] },
+    ...spectral({ lr: 0.01, weightDecay: 0.5 }),
+    ...spectral({ lr: 0.01, weightDecay: 0.5, amsgrad: true, spectralIters: 3 }),
+    { lr: 0.01, weightDecay: 0.5, weightDecayNorm: 'spectral', spectralWarmStart: true, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'adamw', hyper, family: 'adaptive' })),
+  // adafactor: defaults; beta1; relativeStep false with lr; warmupInit; scaleParameter false;
+  // weightDecay; clipThreshold 0.1 (RMS(G/√V̂) ≈ 1 at step 1, so every step clips: checked below)
+  ...[
+    {},
+    { beta1: 0.9 },
+    { relativeStep: false, lr: 0.01 },
+    { relativeStep: false, lr: 0.01, beta1: 0.8, scaleParameter: false, weightDecay: 0.1 },
+    { scaleParameter: false },
+    { weightDecay: 0.5 },
+    { clipThreshold: 0.1 },
+    { clipThreshold: 0.1, beta1: 0.9, decayRate: -0.5 },
+    ...spectral({ weightDecay: 0.5 }),
+    ...spectral({ weightDecay: 0.5, beta1: 0.5 }),
+    { spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'adafactor', hyper, family: 'factored' })),
+  // warmupInit: ρ = 1e-6·t, so the parameter moves by ~2e-4 in 20 steps; a small initial parameter
+  // keeps that movement large against the rounding of |w| (with scaleParameter α = max(ε₂, RMS(W))·ρ).
+  { name: 'adafactor', hyper: { warmupInit: true }, family: 'factored', initScale: 1e-5 },
+  { name: 'adafactor', hyper: { warmupInit: true, scaleParameter: false }, family: 'factored', initScale: 1e-4 },
+  // adam-mini: blocks rows / cols / all / a number of row groups, decay, spectral decay, penalty
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, blocks: 'cols' },
+    { lr: 0.01, blocks: 'all' },
+    (rows: number) => ({ lr: 0.01, blocks: heads(rows) }),
+    { lr: 0.01, weightDecay: 0.5, blocks: 'cols' },
+    ...spectral({ lr: 0.01, weightDecay: 0.5 }),
+    ...spectral({ lr: 0.01, weightDecay: 0.5, blocks: 'all' }),
+    { lr: 0.01, spectralPenalty: 0.05, blocks: 'all' },
+  ].map((hyper): Case => ({ name: 'adam-mini', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  // sphere-sgd: axis all / rows / cols × norm l2 / linf, radius 2
+  ...(['all', 'rows', 'cols'] as const).flatMap((axis) =>
+    (['l2', 'linf'] as const).map((norm): Case => ({ name: 'sphere-sgd', hyper: { lr: 0.05, radius: 2, axis, norm }, family: 'sphere' })),
+  ),
+);
+
+const hyperOf = (c: Case, rows: number, cols: number): H => (typeof c.hyper === 'function' ? c.hyper(rows, cols) : c.hyper);
+const label = (c: Case): string => `${c.name} ${typeof c.hyper === 'function' ? `${c.hyper.toString()}` : JSON.stringify(c.hyper)}`;
+
+describe('1. native float32 vs the float64 reference, 20 steps', () => {
+  it('covers every rule', () => {
+    expect(new Set(CASES.map((c) => c.name))).toEqual(new Set(OPTIMIZER_RULES));
+  });
+
+  it.each(CASES.map((c) => [label(c), c] as const))('%s', (_, c) => {
+    SHAPES.forEach(([rows, cols], s) => {
+      const hyper = hyperOf(c, rows, cols);
+      const what = `${c.name} ${JSON.stringify(hyper)} on ${rows}x${cols}`;
+      const report = crossCheck(c.name, hyper, rows, cols, { seed: 11 * s + 3, mode: c.mode ?? 'varied', initScale: c.initScale });
+      expectAgree(report, K[c.family], what);
+      expect(report.gradsUntouched, `${what}: the caller's gradient must not be modified`).toBe(true);
+      // The parameter really moved: a 10% error in its displacement alone would exceed the tolerance
+      // (most cases move far more; the mis-specification tests below show 1% errors caught).
+      expect(report.moved, `${what}: moved ${report.moved} vs u·S = ${U32 * report.scale}`).toBeGreaterThan(10 * K[c.family] * U32 * report.scale);
+    });
+  });
+
+  // (adamw with β₂ = 0.99 here: with the default 0.999 the first step from zero is off by more than
+  // rounding, which the first-step test below pins down.)
+  it.each([
+    ['adamw', { lr: 0.01, betas: [0.9, 0.99], weightDecay: 0.5, weightDecayNorm: 'spectral' }, 'adaptive'],
+    ['adamw', { lr: 0.01, betas: [0.9, 0.99], weightDecay: 0.5, weightDecayNorm: 'spectral', spectralWarmStart: true }, 'adaptive'],
+    ['sgd', { lr: 0.05, spectralPenalty: 0.1, spectralWarmStart: true }, 'linear'],
+    ['adafactor', { weightDecay: 0.5, weightDecayNorm: 'spectral' }, 'factored'],
+    ['adafactor', {}, 'factored'],
+  ] as const)('from a zero parameter (W v₁ = 0, RMS(W) = 0): %s %j', (name, hyper, family) => {
+    for (const [rows, cols] of SHAPES) {
+      const report = crossCheck(name, hyper, rows, cols, { seed: 4, initScale: 0 });
+      expectAgree(report, K[family], `${name} ${JSON.stringify(hyper)} on ${rows}x${cols} from zero`);
+    }
+  });
+
+  // The first step from W = 0 has a closed form: m̂ = G and v̂ = G² exactly (bias corrections), so
+  // Adam/AdamW move by −lr·G/(|G| + ε) whatever the betas, Adam-mini by −lr·G/(√mean_b(G²) + ε),
+  // RMSprop by −lr·G/(√(1 − α)·|G| + ε). Native float32 computes it in ~8 rounded operations, so
+  // each entry must be within 16u (relative) of the closed form; with W = 0 there is no |w| to
+  // hide behind. Forming 1 − β₂ in float32 from the rounded β₂ (instead of rounding the double
+  // 1 − β₂) costs u·β₂/(1 − β₂) relative: ~110u at β₂ = 0.999, ~1400u at 0.9999.
+  it.each([
+    ['adam', { lr: 0.01, betas: [0.9, 0.98] }],
+    ['adam', { lr: 0.01 }],
+    ['adam', { lr: 0.01, betas: [0.9, 0.9999] }],
+    ['adamw', { lr: 0.01 }],
+    ['adam-mini', { lr: 0.01, betas: [0.9, 0.98] }],
+    ['adam-mini', { lr: 0.01, blocks: 'all' }],
+    ['adam-mini', { lr: 0.01 }],
+    ['rmsprop', { lr: 0.01 }],
+    ['rmsprop', { lr: 0.01, alpha: 0.999 }],
+  ] as const)('first step from W = 0 matches the closed form within 16u: %s %j', (name, hyper) => {
+    const [rows, cols] = [4, 6];
+    const g = gradients(rows, cols, 1, 4, 'awayFromZero')[0]!;
+    const p = Matrix.zeros(rows, cols);
+    const o = opt(name, hyper);
+    o.step(p, g, o.init(p));
+    const lr = hyper.lr;
+    const h = fullHyper(name, hyper);
+    let worst = 0;
+    let at = 0;
+    for (let i = 0; i < g.data.length; i++) {
+      const x = g.data[i]!;
+      let denom: number;
+      if (name === 'rmsprop') denom = Math.sqrt(1 - (h.alpha as number)) * Math.abs(x) + 1e-8;
+      else if (name === 'adam-mini') {
+        const idx = h.blocks === 'all' ? Array.from(g.data.keys()) : Array.from({ length: cols }, (_, j) => Math.floor(i / cols) * cols + j);
+        denom = Math.sqrt(idx.reduce((s, k) => s + g.data[k]! ** 2, 0) / idx.length) + 1e-8;
+      } else denom = Math.abs(x) + 1e-8;
+      const exact = (-lr * x) / denom;
+      const rel = Math.abs(p.data[i]! - exact) / Math.abs(exact);
+      if (rel > worst) [worst, at] = [rel, i];
+    }
+    expect(worst / U32, `${name} ${JSON.stringify(hyper)}: entry ${at} is ${p.data[at]} (relative error ${worst.toExponential(2)})`).toBeLessThanOrEqual(16);
+  });
+
+  it('adam amsgrad with betas (0.9, 0.9) does use the running max (the result depends on it)', () => {
+    const run = (amsgrad: boolean) => {
+      const ref = referenceOptimizer('adam', fullHyper('adam', { lr: 0.01, betas: [0.9, 0.9], amsgrad }));
+      const st = ref.init(8, 8);
+      const w = Float64Array.from(Matrix.randn(8, 8, 5).data);
+      for (const g of gradients(8, 8, 20, 5)) ref.step(w, Float64Array.from(g.data), 8, 8, st);
+      return w;
+    };
+    expect(maxAbsDiff(run(true), run(false))).toBeGreaterThan(1e-3);
+  });
+
+  it('adafactor with clipThreshold 0.1 does clip (the result depends on the threshold)', () => {
+    for (const [rows, cols] of [
+      [8, 8],
+      [1, 7],
+    ] as const) {
+      const run = (clipThreshold: number) => {
+        const ref = referenceOptimizer('adafactor', fullHyper('adafactor', { clipThreshold }));
+        const st = ref.init(rows, cols);
+        const w = Float64Array.from(Matrix.randn(rows, cols, 5).data);
+        for (const g of gradients(rows, cols, 20, 5)) ref.step(w, Float64Array.from(g.data), rows, cols, st);
+        return w;
+      };
+      expect(maxAbsDiff(run(0.1), run(0.11))).toBeGreaterThan(1e-4);
+    }
+  });
+});
+
+describe('1b. the cross-check catches a mis-specified update', () => {
+  // Each row: the native optimizer with `hyper`, the reference with one deliberate mistake.
+  const adamRef = adamWithoutBiasCorrection(0.01, 0.9, 0.999, 1e-8);
+  // `margin`: how far outside the tolerance the mistake must land (default 10·K). β₂ near 1 is the
+  // hardest to see in 20 steps: the bias-corrected v is then nearly the plain mean of G², and
+  // 0.999 → 0.998 moves it by only ~0.05·t %, which lands at 10–40 units depending on the
+  // gradients (around K); so β₂ is checked as 0.999 → 0.99 and, where it matters more, 0.9 → 0.89.
+  const MISTAKES: { what: string; name: RuleName; hyper: H; wrong: H | 'adam without bias correction'; family: Family; mode?: GradMode; margin?: number }[] = [
+    { what: 'adam: beta1 0.9 → 0.91', name: 'adam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.91, 0.999] }, family: 'adaptive' },
+    { what: 'adam: beta2 0.999 → 0.99', name: 'adam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.9, 0.99] }, family: 'adaptive', margin: 4 },
+    { what: 'adam: beta2 0.9 → 0.89', name: 'adam', hyper: { lr: 0.01, betas: [0.9, 0.9] }, wrong: { lr: 0.01, betas: [0.9, 0.89] }, family: 'adaptive', margin: 4 },
+    { what: 'adam: lr off by 1%', name: 'adam', hyper: { lr: 0.01 }, wrong: { lr: 0.0101 }, family: 'adaptive' },
+    { what: 'adam: no bias correction', name: 'adam', hyper: { lr: 0.01 }, wrong: 'adam without bias correction', family: 'adaptive' },
+    { what: 'adam: amsgrad off', name: 'adam', hyper: { lr: 0.01, betas: [0.9, 0.99], amsgrad: true }, wrong: { lr: 0.01, betas: [0.9, 0.99] }, family: 'adaptive', margin: 5 },
+    { what: 'adamw: Frobenius instead of spectral decay', name: 'adamw', hyper: { lr: 0.01, weightDecay: 0.5, weightDecayNorm: 'spectral' }, wrong: { lr: 0.01, weightDecay: 0.5 }, family: 'adaptive' },
+    { what: 'adamw: weightDecay 0.5 → 0.45', name: 'adamw', hyper: { lr: 0.01, weightDecay: 0.5 }, wrong: { lr: 0.01, weightDecay: 0.45 }, family: 'adaptive' },
+    { what: 'sgd: lr off by 1%', name: 'sgd', hyper: { lr: 0.05, momentum: 0.9 }, wrong: { lr: 0.0505, momentum: 0.9 }, family: 'linear' },
+    { what: 'sgd: momentum 0.9 → 0.89', name: 'sgd', hyper: { lr: 0.05, momentum: 0.9 }, wrong: { lr: 0.05, momentum: 0.89 }, family: 'linear' },
+    { what: 'sgd: nesterov off', name: 'sgd', hyper: { lr: 0.05, momentum: 0.9, nesterov: true }, wrong: { lr: 0.05, momentum: 0.9 }, family: 'linear' },
+    { what: 'signsgd: lr off by 1%', name: 'signsgd', hyper: { lr: 0.01, momentum: 0.9 }, wrong: { lr: 0.0101, momentum: 0.9 }, family: 'sign', mode: 'fixedSign' },
+    { what: 'pbsgd: gamma 0.5 → 0.51', name: 'pbsgd', hyper: { lr: 0.02 }, wrong: { lr: 0.02, gamma: 0.51 }, family: 'linear' },
+    { what: 'adagrad: lrDecay 0.1 → 0.11', name: 'adagrad', hyper: { lr: 0.05, lrDecay: 0.1 }, wrong: { lr: 0.05, lrDecay: 0.11 }, family: 'adaptive' },
+    { what: 'rmsprop: alpha 0.99 → 0.985', name: 'rmsprop', hyper: { lr: 0.01 }, wrong: { lr: 0.01, alpha: 0.985 }, family: 'adaptive' },
+    { what: 'adafactor: lr off by 1%', name: 'adafactor', hyper: { relativeStep: false, lr: 0.01 }, wrong: { relativeStep: false, lr: 0.0101 }, family: 'factored' },
+    { what: 'adafactor: beta1 0.9 → 0.91', name: 'adafactor', hyper: { beta1: 0.9 }, wrong: { beta1: 0.91 }, family: 'factored' },
+    { what: 'adafactor: decayRate −0.8 → −0.75', name: 'adafactor', hyper: {}, wrong: { decayRate: -0.75 }, family: 'factored' },
+    { what: "adam-mini: blocks 'cols' instead of 'rows'", name: 'adam-mini', hyper: { lr: 0.01 }, wrong: { lr: 0.01, blocks: 'cols' }, family: 'adaptive' },
+    { what: 'sphere-sgd: lr off by 1%', name: 'sphere-sgd', hyper: { lr: 0.05, radius: 2 }, wrong: { lr: 0.0505, radius: 2 }, family: 'sphere' },
+  ];
+
+  it.each(MISTAKES.map((m) => [m.what, m] as const))('%s', (_, m) => {
+    for (const [rows, cols, seed] of [
+      [8, 8, 7],
+      [12, 5, 8],
+    ] as const) {
+      const reference = m.wrong === 'adam without bias correction' ? adamRef : referenceOptimizer(m.name, fullHyper(m.name, m.wrong));
+      const report: CrossReport = crossCheck(m.name, m.hyper, rows, cols, { seed, mode: m.mode ?? 'varied', reference });
+      expect(() => expectAgree(report, K[m.family], m.what)).toThrow();
+      // ... and by a wide margin, not by luck of the draw.
+      expect(report.units).toBeGreaterThan((m.margin ?? 10) * K[m.family]);
+    }
+  });
+});
+
+// ================================================================ shared setups for 2–6
+
+/** For every rule, hyperparameters that make it keep all the state it can. */
+const FULL: Record<RuleName, H> = {
+  sgd: { lr: 0.05, momentum: 0.9, weightDecay: 0.1, decoupledWeightDecay: true, weightDecayNorm: 'spectral', spectralWarmStart: true },
+  signsgd: { lr: 0.01, momentum: 0.9, weightDecay: 0.1 },
+  pbsgd: { lr: 0.02, gamma: 0.5, momentum: 0.9, normalize: true, spectralPenalty: 0.01 },
+  adagrad: { lr: 0.05, lrDecay: 0.1, initialAccumulatorValue: 0.1 },
+  rmsprop: { lr: 0.01, centered: true, momentum: 0.9 },
+  adam: { lr: 0.01, amsgrad: true, spectralPenalty: 0.01 },
+  adamw: { lr: 0.01, amsgrad: true, weightDecayNorm: 'spectral', spectralWarmStart: true },
+  adafactor: { beta1: 0.9, weightDecay: 0.1 },
+  'adam-mini': { lr: 0.01, blocks: 'cols', weightDecay: 0.1 },
+  'sphere-sgd': { lr: 0.05, radius: 2, axis: 'rows' },
+};
+const RULES = Object.keys(FULL) as RuleName[];
+const RULE_BACKENDS = RULES.flatMap((name) => BACKENDS.map((backend) => [name, backend] as const));
+
+/** An optimizer, parameter and state after `steps` updates with the gradients of `seed`. */
+function started(name: RuleName, backend: Backend, rows: number, cols: number, steps: number, extra: H = {}, seed = 1) {
+  const o = opt(name, { ...FULL[name], ...extra }, backend);
+  const param = Matrix.randn(rows, cols, seed + 50);
+  const state = o.init(param);
+  const grads = gradients(rows, cols, steps + 20, seed);
+  for (let t = 0; t < steps; t++) o.step(param, grads[t]!, state);
+  return { o, param, state, grads };
+}
+
+// ================================================================ 2. state contract
+
+describe('2. saveState / loadState', () => {
+  it.each(RULE_BACKENDS)('%s (%s): round trip is bit-exact and a resumed run is bit-identical', (name, backend) => {
+    for (const [rows, cols] of [
+      [12, 5],
+      [1, 7],
+    ] as const) {
+      const { o, param, state, grads } = started(name, backend, rows, cols, 5);
+      const bytes = saveState(state);
+      const loaded = loadState(bytes);
+      expect({ rule: loaded.rule, backend: loaded.backend, rows: loaded.rows, cols: loaded.cols }).toEqual({ rule: name, backend, rows, cols });
+      expectSameSnapshot(snapshot(param, state), snapshot(param, loaded), `${name} ${backend} loaded`);
+      // The loaded state is a copy: it shares no memory with the checkpoint bytes.
+      for (const a of Object.values(loaded.arrays)) expect(a.buffer).not.toBe(bytes.buffer);
+      // Saving again gives the same bytes.
+      expect(Buffer.from(saveState(loaded)).equals(Buffer.from(bytes))).toBe(true);
+
+      // Resume with a NEW optimizer object from the bytes; the original run goes on uninterrupted.
+      const resumedParam = copy(param);
+      const resumedState = loadState(bytes);
+      const o2 = opt(name, { ...FULL[name] }, backend);
+      for (let t = 5; t < 12; t++) {
+        o.step(param, grads[t]!, state);
+        o2.step(resumedParam, grads[t]!, resumedState);
+      }
+      expect(resumedState.step).toBe(12);
+      expectSameSnapshot(snapshot(param, state), snapshot(resumedParam, resumedState), `${name} ${backend} resumed`);
+    }
+  });
+
+  it('a fresh state (step 0) round-trips too', () => {
+    for (const name of RULES) {
+      const o = opt(name, FULL[name]);
+      const p = Matrix.randn(3, 4, 1);
+      const s = o.init(p);
+      expectSameSnapshot(snapshot(p, s), snapshot(p, loadState(saveState(s))), name);
+    }
+  });
+
+  describe('corrupted bytes give a RangeError', () => {
+    const { state } = started('adam', 'native', 2, 3, 2, { spectralPenalty: 0 });
+    const good = saveState(state);
+
+    it('every single flipped byte', () => {
+      for (let i = 0; i < good.length; i++) {
+        for (const mask of [0x01, 0x80, 0xff]) {
+          const bad = good.slice();
+          bad[i] ^= mask;
+          expect(() => loadState(bad), `byte ${i} ^ ${mask}`).toThrow(RangeError);
+        }
+      }
+    });
+
+    it('every truncation, and appended bytes', () => {
+      for (let n = 0; n < good.length; n++) expect(() => loadState(good.slice(0, n)), `${n} bytes`).toThrow(RangeError);
+      const longer = new Uint8Array(good.length + 8);
+      longer.set(good);
+      expect(() => loadState(longer)).toThrow(RangeError);
+    });
+
+    it('wrong magic, wrong version (checked before the checksum)', () => {
+      const magic = good.slice();
+      magic.set(new TextEncoder().encode('SPECOPT2'), 0);
+      expect(() => loadState(magic)).toThrow(RangeError);
+      expect(() => loadState(magic)).toThrow(/magic/);
+      const version = good.slice();
+      new DataView(version.buffer).setUint32(8, 2, true);
+      expect(() => loadState(version)).toThrow(RangeError);
+      expect(() => loadState(version)).toThrow(/version 2/);
+      const zero = new Uint8Array(good.length);
+      expect(() => loadState(zero)).toThrow(RangeError);
+    });
+
+    it('not bytes at all: TypeError', () => {
+      expect(() => loadState([1, 2, 3] as unknown as Uint8Array)).toThrow(TypeError);
+      expect(() => loadState(good.buffer as unknown as Uint8Array)).toThrow(TypeError);
+    });
+
+    it('a view into a larger buffer loads (byteOffset respected)', () => {
+      const big = new Uint8Array(good.length + 13);
+      big.set(good, 5);
+      const s = loadState(big.subarray(5, 5 + good.length));
+      expectSameSnapshot(snapshot({ data: new Float32Array(0) }, state), snapshot({ data: new Float32Array(0) }, s));
+    });
+  });
+
+  describe('stateBytes: exact sizes', () => {
+    const bytesFor = (name: RuleName, hyper: H, rows: number, cols: number, backend: Backend = 'native') =>
+      stateBytes(opt(name, hyper, backend).init(Matrix.randn(rows, cols, 1)));
+    const SIZES: [number, number][] = [
+      [12, 5],
+      [5, 12],
+      [8, 8],
+      [1, 7],
+      [9, 1],
+      [1, 1],
+    ];
+
+    it.each(SIZES)('%i x %i', (m, n) => {
+      const mn = m * n;
+      const factored = m > 1 && n > 1;
+      // Adam / AdamW: m and v, 2·m·n floats = 8mn bytes; amsgrad adds max v: 3mn floats.
+      expect(bytesFor('adam', {}, m, n)).toBe(8 * mn);
+      expect(bytesFor('adamw', {}, m, n)).toBe(8 * mn);
+      expect(bytesFor('adam', { amsgrad: true }, m, n)).toBe(12 * mn);
+      expect(bytesFor('adamw', { amsgrad: true }, m, n)).toBe(12 * mn);
+      // Adafactor: a row and a column factor, (m + n) floats, on a matrix; a full v on a vector.
+      expect(bytesFor('adafactor', {}, m, n)).toBe(4 * (factored ? m + n : mn));
+      expect(bytesFor('adafactor', { beta1: 0.9 }, m, n)).toBe(4 * ((factored ? m + n : mn) + mn));
+      // Adam-mini: the full first moment plus one value per block.
+      expect(bytesFor('adam-mini', {}, m, n)).toBe(4 * (mn + m));
+      expect(bytesFor('adam-mini', { blocks: 'cols' }, m, n)).toBe(4 * (mn + n));
+      expect(bytesFor('adam-mini', { blocks: 'all' }, m, n)).toBe(4 * (mn + 1));
+      expect(bytesFor('adam-mini', { blocks: m }, m, n)).toBe(4 * (mn + m));
+      expect(bytesFor('adam-mini', { blocks: 1 }, m, n)).toBe(4 * (mn + 1));
+      // The others: one float per entry per buffer kept.
+      expect(bytesFor('sgd', {}, m, n)).toBe(0);
+      expect(bytesFor('sgd', { momentum: 0.9 }, m, n)).toBe(4 * mn);
+      expect(bytesFor('signsgd', {}, m, n)).toBe(0);
+      expect(bytesFor('signsgd', { momentum: 0.9 }, m, n)).toBe(4 * mn);
+      expect(bytesFor('pbsgd', { momentum: 0.9 }, m, n)).toBe(4 * mn);
+      expect(bytesFor('adagrad', {}, m, n)).toBe(4 * mn);
+      expect(bytesFor('rmsprop', {}, m, n)).toBe(4 * mn);
+      expect(bytesFor('rmsprop', { centered: true, momentum: 0.9 }, m, n)).toBe(12 * mn);
+      expect(bytesFor('sphere-sgd', {}, m, n)).toBe(0);
+      // A spectral warm start keeps v₁ (or u₁): min(m, n) floats more.
+      expect(bytesFor('adamw', { weightDecayNorm: 'spectral', spectralWarmStart: true }, m, n)).toBe(8 * mn + 4 * Math.min(m, n));
+      // The reference backend keeps the same numbers of values, in float64.
+      expect(bytesFor('adam', {}, m, n, 'reference')).toBe(16 * mn);
+      expect(bytesFor('adam', { amsgrad: true }, m, n, 'reference')).toBe(24 * mn);
+      expect(bytesFor('adafactor', {}, m, n, 'reference')).toBe(8 * (factored ? m + n : mn));
+      expect(bytesFor('adam-mini', { blocks: 'all' }, m, n, 'reference')).toBe(8 * (mn + 1));
+    });
+
+    it('a 64 x 32 Adam state takes 16 KiB (2 floats per parameter)', () => {
+      expect(bytesFor('adam', {}, 64, 32)).toBe(64 * 32 * 8);
+      expect(bytesFor('adafactor', {}, 64, 32)).toBe((64 + 32) * 4);
+      expect(bytesFor('adam-mini', { blocks: 8 }, 64, 32)).toBe((64 * 32 + 8) * 4);
+    });
+  });
+});
+
+// ================================================================ 3. non-finite gradients
+
+describe('3. non-finite gradients', () => {
+  const BAD = [NaN, Infinity, -Infinity];
+
+  it.each(RULE_BACKENDS)("%s (%s), nonFinite 'throw': RangeError, param and state untouched", (name, backend) => {
+    for (const [rows, cols] of [
+      [8, 8],
+      [1, 7],
+    ] as const) {
+      for (const steps of [0, 3]) {
+        const { o, param, state, grads } = started(name, backend, rows, cols, steps);
+        const before = snapshot(param, state);
+        for (const bad of BAD) {
+          const g = copy(grads[steps]!);
+          g.data[(rows * cols) >> 1] = bad;
+          expect(() => o.step(param, g, state)).toThrow(RangeError);
+          expect(() => o.step(param, g, state)).toThrow(/NaN|Inf|non-finite/i);
+          expectSameSnapshot(before, snapshot(param, state), `${name} ${backend} after a ${bad} gradient at step ${steps + 1}`);
+        }
+        // And the run goes on as if nothing had happened.
+        const clean = started(name, backend, rows, cols, steps);
+        o.step(param, grads[steps]!, state);
+        clean.o.step(clean.param, grads[steps]!, clean.state);
+        expectSameSnapshot(snapshot(clean.param, clean.state), snapshot(param, state), `${name} ${backend} continued`);
+      }
+    }
+  });
+
+  it.each(RULE_BACKENDS)("%s (%s), nonFinite 'skip': { skipped: true }, and the run is as if the step never came", (name, backend) => {
+    for (const [rows, cols] of [
+      [8, 8],
+      [5, 12],
+      [9, 1],
+    ] as const) {
+      // Skipped at the very first step (sgd's first momentum step, sphere-sgd's projection and the
+      // warm start's first v₁ must wait for the first real step) and in the middle.
+      for (const at of [0, 3]) {
+        const a = started(name, backend, rows, cols, 0, { nonFinite: 'skip' });
+        const b = started(name, backend, rows, cols, 0, { nonFinite: 'skip' });
+        for (let t = 0; t < 8; t++) {
+          if (t === at) {
+            for (const bad of BAD) {
+              const g = copy(a.grads[t]!);
+              g.data[0] = bad;
+              g.data[g.data.length - 1] = bad;
+              const before = snapshot(a.param, a.state);
+              expect(a.o.step(a.param, g, a.state)).toEqual({ skipped: true });
+              expectSameSnapshot(before, snapshot(a.param, a.state), `${name} ${backend} skipped step`);
+            }
+          }
+          expect(a.o.step(a.param, a.grads[t]!, a.state)).toEqual({ skipped: false });
+          b.o.step(b.param, b.grads[t]!, b.state);
+        }
+        expectSameSnapshot(snapshot(b.param, b.state), snapshot(a.param, a.state), `${name} ${backend} ${rows}x${cols} skip at ${at}`);
+      }
+    }
+  });
+});
+
+// ================================================================ 4. bad input
+
+describe('4. bad input', () => {
+  // [rule, hyper, error class, message pattern naming the rule and the hyperparameter]
+  const BAD_HYPER: [string, unknown, ErrorConstructor, RegExp][] = [
+    // unknown names (including an option of another rule)
+    ['sgd', { lr: 0.1, learningRate: 0.1 }, TypeError, /sgd.*learningRate/],
+    ['adam', { weightDecayNorm: 'spectral' }, TypeError, /adam.*weightDecayNorm/],
+    ['adagrad', { momentum: 0.9 }, TypeError, /adagrad.*momentum/],
+    ['sphere-sgd', { weightDecay: 0.1 }, TypeError, /sphere-sgd.*weightDecay/],
+    ['adamw', { beta1: 0.9 }, TypeError, /adamw.*beta1/],
+    // wrong types
+    ['adam', { lr: '0.1' }, TypeError, /adam.*lr/],
+    ['adam', { betas: 0.9 }, TypeError, /adam.*betas/],
+    ['adam', { betas: [0.9] }, TypeError, /adam.*betas/],
+    ['adam', { betas: [0.9, '0.999'] }, TypeError, /adam.*betas/],
+    ['adam', { amsgrad: 1 }, TypeError, /adam.*amsgrad/],
+    ['sgd', { nesterov: 'yes' }, TypeError, /sgd.*nesterov/],
+    ['adafactor', { beta1: '0.9' }, TypeError, /adafactor.*beta1/],
+    ['adafactor', { eps: 1e-30 }, TypeError, /adafactor.*eps/],
+    ['adam-mini', { blocks: 'heads' }, TypeError, /adam-mini.*blocks/],
+    ['adam-mini', { blocks: true }, TypeError, /adam-mini.*blocks/],
+    ['sphere-sgd', { axis: 'diagonal' }, TypeError, /sphere-sgd.*axis/],
+    ['sphere-sgd', { norm: 'l1' }, TypeError, /sphere-sgd.*norm/],
+    ['adamw', { weightDecayNorm: 'nuclear' }, TypeError, /adamw.*weightDecayNorm/],
+    ['rmsprop', { nonFinite: 'ignore' }, TypeError, /rmsprop.*nonFinite/],
+    ['sgd', 0.1, TypeError, /sgd.*object/],
+    ['sgd', [0.1], TypeError, /sgd.*object/],
+    // out of range
+    ...(['sgd', 'signsgd', 'pbsgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'adam-mini', 'sphere-sgd'] as const).map(
+      (r): [string, unknown, ErrorConstructor, RegExp] => [r, { lr: -0.001 }, RangeError, new RegExp(`${r}.*lr`)],
+    ),
+    ['adafactor', { relativeStep: false, lr: -0.001 }, RangeError, /adafactor.*lr/],
+    ['sgd', { lr: NaN }, RangeError, /sgd.*lr/],
+    ['adam', { lr: Infinity }, RangeError, /adam.*lr/],
+    ...(['adam', 'adamw', 'adam-mini'] as const).flatMap((r): [string, unknown, ErrorConstructor, RegExp][] => [
+      [r, { betas: [1, 0.999] }, RangeError, new RegExp(`${r}.*betas\\[0\\]`)],
+      [r, { betas: [-0.1, 0.999] }, RangeError, new RegExp(`${r}.*betas\\[0\\]`)],
+      [r, { betas: [0.9, 1] }, RangeError, new RegExp(`${r}.*betas\\[1\\]`)],
+      [r, { betas: [0.9, 1.5] }, RangeError, new RegExp(`${r}.*betas\\[1\\]`)],
+      [r, { eps: 0 }, RangeError, new RegExp(`${r}.*eps`)],
+      [r, { eps: -1e-8 }, RangeError, new RegExp(`${r}.*eps`)],
+      [r, { weightDecay: -0.1 }, RangeError, new RegExp(`${r}.*weightDecay`)],
+    ]),
+    ['rmsprop', { eps: 0 }, RangeError, /rmsprop.*eps/],
+    ['adagrad', { eps: 0 }, RangeError, /adagrad.*eps/],
+    ['adafactor', { eps: [0, 1e-3] }, RangeError, /adafactor.*eps\[0\]/],
+    ['adafactor', { eps: [1e-30, -1] }, RangeError, /adafactor.*eps\[1\]/],
+    ['pbsgd', { gamma: 0 }, RangeError, /pbsgd.*gamma/],
+    ['pbsgd', { gamma: -0.5 }, RangeError, /pbsgd.*gamma/],
+    ['pbsgd', { gamma: 1.5 }, RangeError, /pbsgd.*gamma/],
+    ['sgd', { nesterov: true }, RangeError, /sgd.*nesterov/],
+    ['sgd', { nesterov: true, momentum: 0.9, dampening: 0.1 }, RangeError, /sgd.*nesterov/],
+    ['sgd', { momentum: -0.1 }, RangeError, /sgd.*momentum/],
+    ['sgd', { dampening: 1.5 }, RangeError, /sgd.*dampening/],
+    ['sgd', { weightDecayNorm: 'spectral', weightDecay: 0.1 }, RangeError, /sgd.*(weightDecayNorm|decoupledWeightDecay)/],
+    ['signsgd', { momentum: 1 }, RangeError, /signsgd.*momentum/],
+    ['pbsgd', { momentum: 1 }, RangeError, /pbsgd.*momentum/],
+    ['rmsprop', { alpha: 1 }, RangeError, /rmsprop.*alpha/],
+    ['rmsprop', { alpha: -0.5 }, RangeError, /rmsprop.*alpha/],
+    ['adagrad', { lrDecay: -1 }, RangeError, /adagrad.*lrDecay/],
+    ['adagrad', { initialAccumulatorValue: -1 }, RangeError, /adagrad.*initialAccumulatorValue/],
+    ['adafactor', { lr: 0.01 }, RangeError, /adafactor.*lr.*relativeStep/],
+    ['adafactor', { relativeStep: false }, RangeError, /adafactor.*(relativeStep|lr)/],
+    ['adafactor', { relativeStep: false, lr: 0.01, warmupInit: true }, RangeError, /adafactor.*warmupInit/],
+    ['adafactor', { clipThreshold: 0 }, RangeError, /adafactor.*clipThreshold/],
+    ['adafactor', { decayRate: 0.5 }, RangeError, /adafactor.*decayRate/],
+    ['adafactor', { beta1: 1 }, RangeError, /adafactor.*beta1/],
+    ['adam-mini', { blocks: 0 }, TypeError, /adam-mini.*blocks/],
+    ['adam-mini', { blocks: 2.5 }, TypeError, /adam-mini.*blocks/],
+    ['sphere-sgd', { radius: 0 }, RangeError, /sphere-sgd.*radius/],
+    ['adamw', { spectralIters: 0 }, RangeError, /adamw.*spectralIters/],
+    ['adamw', { spectralIters: 2.5 }, RangeError, /adamw.*spectralIters/],
+    ['adam', { spectralPenalty: -1 }, RangeError, /adam.*spectralPenalty/],
+  ];
+
+  it.each(BAD_HYPER.map(([r, h, E, re]) => [`${r} ${JSON.stringify(h)}`, r, h, E, re] as const))(
+    'createOptimizer %s',
+    (_, rule, hyper, E, re) => {
+      for (const backend of BACKENDS) {
+        expect(() => createOptimizer(rule as RuleName, hyper as never, { backend })).toThrow(E);
+        expect(() => createOptimizer(rule as RuleName, hyper as never, { backend })).toThrow(re);
+      }
+    },
+  );
+
+  it('step with something that is not a param, grad or state: TypeError, param unchanged', () => {
+    for (const backend of BACKENDS) {
+      const { o, param, state, grads } = started('adam', backend, 3, 4, 1);
+      const before = snapshot(param, state);
+      for (const bad of [null, undefined, {}, { rows: 3, cols: 4 }, 'state']) {
+        expect(() => o.step(param, grads[1]!, bad as unknown as OptimizerState)).toThrow(TypeError);
+        expect(() => o.step(bad as unknown as Matrix, grads[1]!, state)).toThrow(TypeError);
+        expect(() => o.step(param, bad as unknown as Matrix, state)).toThrow(TypeError);
+      }
+      expectSameSnapshot(before, snapshot(param, state), backend);
+    }
+  });
+
+  it('unknown rule or backend', () => {
+    expect(() => createOptimizer('lamb' as RuleName)).toThrow(TypeError);
+    expect(() => createOptimizer('lamb' as RuleName)).toThrow(/lamb/);
+    expect(() => createOptimizer('sgd', {}, { backend: 'gpu' as Backend })).toThrow(TypeError);
+  });
+
+  it('valid edge values are accepted', () => {
+    expect(() => opt('adam', { betas: [0, 0], lr: 0 })).not.toThrow();
+    expect(() => opt('pbsgd', { gamma: 1 })).not.toThrow();
+    expect(() => opt('sgd', { dampening: 1, momentum: 0.5 })).not.toThrow();
+    expect(() => opt('adafactor', { relativeStep: false, lr: 0.01, beta1: null })).not.toThrow();
+  });
+
+  it('adam-mini: blocks not dividing the rows is rejected at init, naming blocks', () => {
+    for (const backend of BACKENDS) {
+      const o = opt('adam-mini', { blocks: 3 }, backend);
+      expect(() => o.init(Matrix.randn(8, 8, 1))).toThrow(RangeError);
+      expect(() => o.init(Matrix.randn(8, 8, 1))).toThrow(/adam-mini.*blocks/);
+      expect(() => o.init(Matrix.randn(9, 8, 1))).not.toThrow();
+    }
+  });
+
+  // Step-time errors: each must leave param, grad and state exactly as they were.
+  interface StepCase {
+    what: string;
+    run: (backend: Backend) => { o: Optimizer; param: Matrix; grad: Matrix; state: OptimizerState };
+    error: ErrorConstructor;
+    message: RegExp;
+  }
+  const after = (name: RuleName, backend: Backend, rows: number, cols: number, extra: H = {}) => {
+    const s = started(name, backend, rows, cols, 2, extra);
+    return { ...s, grad: copy(s.grads[2]!) };
+  };
+  const STEP_CASES: StepCase[] = [
+    {
+      what: 'grad of another shape with the same size (transposed)',
+      run: (b) => ({ ...after('adam', b, 3, 4), grad: Matrix.randn(4, 3, 9) }),
+      error: RangeError,
+      message: /adam.*grad/,
+    },
+    {
+      what: 'grad of another size',
+      run: (b) => ({ ...after('sgd', b, 3, 4), grad: Matrix.randn(3, 5, 9) }),
+      error: RangeError,
+      message: /sgd.*grad/,
+    },
+    {
+      what: 'grad that is not a matrix',
+      run: (b) => ({ ...after('rmsprop', b, 3, 4), grad: { rows: 3, cols: 4, data: new Float64Array(12) } as unknown as Matrix }),
+      error: TypeError,
+      message: /rmsprop.*grad/,
+    },
+    {
+      what: 'param whose data length does not match its shape',
+      run: (b) => {
+        const s = after('adagrad', b, 3, 4);
+        return { ...s, param: { rows: 3, cols: 4, data: s.param.data.subarray(0, 11) } as unknown as Matrix };
+      },
+      error: RangeError,
+      message: /adagrad.*param/,
+    },
+    {
+      what: "another rule's state",
+      run: (b) => {
+        const s = after('adam', b, 3, 4);
+        return { ...s, state: opt('adamw', {}, b).init(s.param) };
+      },
+      error: TypeError,
+      message: /adam.*adamw|adamw.*adam/,
+    },
+    {
+      what: "the other backend's state",
+      run: (b) => {
+        const s = after('adam', b, 3, 4);
+        return { ...s, state: opt('adam', {}, b === 'native' ? 'reference' : 'native').init(s.param) };
+      },
+      error: TypeError,
+      message: /adam.*(native|reference)/,
+    },
+    {
+      what: 'a state for another shape (4x3 for a 3x4 parameter)',
+      run: (b) => {
+        const s = after('adafactor', b, 3, 4);
+        return { ...s, state: s.o.init(Matrix.randn(4, 3, 1)) };
+      },
+      error: RangeError,
+      message: /adafactor.*(3x4|4x3)/,
+    },
+    {
+      what: 'a state from the same rule without the momentum buffer this optimizer needs',
+      run: (b) => {
+        const s = after('sgd', b, 3, 4, {});
+        return { ...s, state: opt('sgd', { lr: 0.05 }, b).init(s.param) };
+      },
+      error: Error,
+      message: /momentum/i,
+    },
+    {
+      what: 'a state buffer of the wrong length',
+      run: (b) => {
+        const s = after('adam', b, 3, 4);
+        const [first] = Object.keys(s.state.arrays);
+        const a = s.state.arrays[first!]!;
+        s.state.arrays[first!] = a instanceof Float64Array ? new Float64Array(5) : new Float32Array(5);
+        return s;
+      },
+      error: Error,
+      message: /./,
+    },
+    {
+      what: 'a negative step count',
+      run: (b) => {
+        const s = after('adam', b, 3, 4);
+        s.state.step = -1;
+        return s;
+      },
+      error: RangeError,
+      message: /adam.*step/,
+    },
+    {
+      what: 'a fractional step count',
+      run: (b) => {
+        const s = after('adamw', b, 3, 4);
+        s.state.step = 2.5;
+        return s;
+      },
+      error: RangeError,
+      message: /adamw.*step/,
+    },
+    ...(['all', 'rows', 'cols'] as const).flatMap((axis) =>
+      (['l2', 'linf'] as const).map(
+        (norm): StepCase => ({
+          what: `sphere-sgd (axis ${axis}, ${norm}): a zero vector on the first step`,
+          run: (b) => {
+            const o = opt('sphere-sgd', { axis, norm }, b);
+            const param = Matrix.randn(3, 4, 2);
+            if (axis === 'all') param.data.fill(0);
+            else if (axis === 'rows') param.data.fill(0, 4, 8);
+            else for (let i = 0; i < 3; i++) param.data[i * 4 + 2] = 0;
+            return { o, param, grad: Matrix.randn(3, 4, 3), state: o.init(param) };
+          },
+          error: RangeError,
+          message: /sphere-sgd.*zero/,
+        }),
+      ),
+    ),
+    {
+      what: "adam-mini: a state whose block count fits but whose row groups don't divide the rows",
+      // blocks 4 on a 6x4 parameter, with a state made by blocks 'cols' (4 blocks too).
+      run: (b) => {
+        const param = Matrix.randn(6, 4, 1);
+        const state = opt('adam-mini', { blocks: 'cols' }, b).init(param);
+        return { o: opt('adam-mini', { blocks: 4 }, b), param, grad: Matrix.randn(6, 4, 2), state };
+      },
+      error: RangeError,
+      message: /adam-mini.*(blocks|row groups)/,
+    },
+  ];
+
+  it.each(STEP_CASES.flatMap((c) => BACKENDS.map((b) => [c.what, b, c] as const)))('step: %s (%s)', (_, backend, c) => {
+    const { o, param, grad, state } = c.run(backend);
+    const before = snapshot(param, state);
+    const gradBefore = grad.data instanceof Float32Array ? grad.data.slice() : null;
+    let error: unknown;
+    try {
+      o.step(param, grad, state);
+    } catch (e) {
+      error = e;
+    }
+    const nan = param.data.filter(Number.isNaN).length;
+    expect(error, `must throw; instead it returned, param now has ${nan} NaN of ${param.data.length}, state.step = ${state.step}`).toBeInstanceOf(c.error);
+    if (c.error === Error) expect(error instanceof TypeError || error instanceof RangeError, String(error)).toBe(true);
+    expect(String((error as Error).message)).toMatch(c.message);
+    expectSameSnapshot(before, snapshot(param, state), c.what);
+    if (gradBefore) expect(sameBits(gradBefore, grad.data)).toBe(true);
+  });
+});
+
+// ================================================================ 5. stepMany
+
+describe('5. stepMany', () => {
+  /** A mixed model: biases (adamw, two hypers), matrices with sgd+momentum, adafactor, adam-mini, signsgd, sphere-sgd. */
+  function model(backendOf: (i: number) => Backend = () => 'native', extra: H = {}) {
+    const specs: [RuleName, H, number, number][] = [
+      ['adamw', { lr: 0.01, weightDecay: 0 }, 1, 8],
+      ['adamw', { lr: 0.02, betas: [0.8, 0.99] }, 1, 5],
+      ['sgd', { lr: 0.05, momentum: 0.9 }, 8, 8],
+      ['adafactor', {}, 12, 5],
+      ['adafactor', { beta1: 0.9 }, 1, 7],
+      ['adam-mini', { lr: 0.01, blocks: 2 }, 6, 4],
+      ['signsgd', { lr: 0.01, momentum: 0.5 }, 5, 3],
+      ['adamw', { lr: 0.01, weightDecayNorm: 'spectral', spectralWarmStart: true, weightDecay: 0.3 }, 7, 9],
+      ['sphere-sgd', { lr: 0.05, axis: 'cols' }, 4, 6],
+      ['rmsprop', { lr: 0.01, centered: true, momentum: 0.5 }, 9, 1],
+    ];
+    return specs.map(([name, hyper, rows, cols], i) => {
+      const o = opt(name, { ...hyper, ...extra }, backendOf(i));
+      const param = Matrix.randn(rows, cols, 200 + i);
+      return { o, param, state: o.init(param), grads: gradients(rows, cols, 6, 300 + i) };
+    });
+  }
+  type Model = ReturnType<typeof model>;
+  const entries = (m: Model, t: number): StepEntry[] => m.map((x) => ({ optimizer: x.o, param: x.param, grad: x.grads[t]!, state: x.state }));
+  const snap = (m: Model) => m.map((x) => snapshot(x.param, x.state));
+  const same = (a: Model, b: Model, what: string) => a.forEach((x, i) => expectSameSnapshot(snapshot(x.param, x.state), snapshot(b[i]!.param, b[i]!.state), `${what}, entry ${i}`));
+
+  const MIXES: [string, (i: number) => Backend][] = [
+    ['native', () => 'native'],
+    ['reference', () => 'reference'],
+    ['mixed', (i) => (i % 2 ? 'reference' : 'native')],
+  ];
+
+  it.each(MIXES)('%s backends: one call = separate steps, bitwise', (_, backendOf) => {
+    const a = model(backendOf);
+    const b = model(backendOf);
+    for (let t = 0; t < 6; t++) {
+      expect(stepMany(entries(a, t))).toEqual(a.map(() => ({ skipped: false })));
+      b.forEach((x) => x.o.step(x.param, x.grads[t]!, x.state));
+    }
+    same(a, b, 'stepMany vs step');
+    // Two parameters sharing one optimizer object are independent too.
+    const o = opt('adam', { lr: 0.01 });
+    const p1 = Matrix.randn(3, 4, 1);
+    const p2 = Matrix.randn(3, 4, 2);
+    const [s1, s2] = [o.init(p1), o.init(p2)];
+    const q1 = copy(p1);
+    const q2 = copy(p2);
+    const [r1, r2] = [o.init(q1), o.init(q2)];
+    const g = gradients(3, 4, 3, 4);
+    for (let t = 0; t < 3; t++) {
+      stepMany([
+        { optimizer: o, param: p1, grad: g[t]!, state: s1 },
+        { optimizer: o, param: p2, grad: g[2 - t]!, state: s2 },
+      ]);
+      o.step(q1, g[t]!, r1);
+      o.step(q2, g[2 - t]!, r2);
+    }
+    expectSameSnapshot(snapshot(q1, r1), snapshot(p1, s1));
+    expectSameSnapshot(snapshot(q2, r2), snapshot(p2, s2));
+  });
+
+  it.each(MIXES)("%s backends: one non-finite gradient (throw) → the call throws, nothing written anywhere", (_, backendOf) => {
+    for (const bad of [0, 4, 9]) {
+      const a = model(backendOf);
+      stepMany(entries(a, 0));
+      const before = snap(a);
+      const es = entries(a, 1);
+      const g = copy(es[bad]!.grad as Matrix);
+      g.data[0] = NaN;
+      es[bad] = { ...es[bad]!, grad: g };
+      expect(() => stepMany(es)).toThrow(RangeError);
+      a.forEach((x, i) => expectSameSnapshot(before[i]!, snapshot(x.param, x.state), `entry ${i}, NaN in entry ${bad}`));
+    }
+  });
+
+  it.each(MIXES)('%s backends: the non-finite error names the offending entry', (_, backendOf) => {
+    // Every other stepMany error names its entry ("stepMany: entry i (rule)"); the native message
+    // counts "parameter k" among the native entries only, and the reference backend's names none.
+    for (const bad of [0, 4, 9]) {
+      const a = model(backendOf);
+      const es = entries(a, 0);
+      const g = copy(es[bad]!.grad as Matrix);
+      g.data[0] = NaN;
+      es[bad] = { ...es[bad]!, grad: g };
+      let message = '';
+      try {
+        stepMany(es);
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message, `NaN in entry ${bad}; the message was "${message}"`).toMatch(new RegExp(`(entry|parameter) ${bad}\\b`));
+    }
+  });
+
+  it.each(MIXES)("%s backends: with 'skip' only that entry is skipped", (_, backendOf) => {
+    const a = model(backendOf, { nonFinite: 'skip' });
+    const b = model(backendOf, { nonFinite: 'skip' });
+    const skip = 3;
+    for (let t = 0; t < 4; t++) {
+      const es = entries(a, t);
+      if (t === 2) {
+        const g = copy(es[skip]!.grad as Matrix);
+        g.data[5] = Infinity;
+        es[skip] = { ...es[skip]!, grad: g };
+      }
+      const results = stepMany(es);
+      expect(results.map((r) => r.skipped)).toEqual(a.map((_, i) => t === 2 && i === skip));
+      b.forEach((x, i) => {
+        if (!(t === 2 && i === skip)) x.o.step(x.param, x.grads[t]!, x.state);
+      });
+    }
+    same(a, b, 'skip');
+    expect(a[skip]!.state.step).toBe(3);
+    expect(a[0]!.state.step).toBe(4);
+  });
+
+  it.each(MIXES)('%s backends: an invalid last entry (shape, zero sphere vector) → nothing written anywhere', (_, backendOf) => {
+    const a = model(backendOf);
+    const before = snap(a);
+    const bad = entries(a, 0);
+    bad[bad.length - 1] = { ...bad[bad.length - 1]!, grad: Matrix.randn(1, 9, 1) };
+    expect(() => stepMany(bad)).toThrow(RangeError);
+    a.forEach((x, i) => expectSameSnapshot(before[i]!, snapshot(x.param, x.state), `entry ${i} after a bad shape`));
+    // sphere-sgd (entry 8) with a zero column on its first step
+    a[8]!.param.data[1] = 0;
+    for (let i = 1; i < 4; i++) a[8]!.param.data[i * 6 + 1] = 0;
+    const before2 = snap(a);
+    expect(() => stepMany(entries(a, 0))).toThrow(RangeError);
+    a.forEach((x, i) => expectSameSnapshot(before2[i]!, snapshot(x.param, x.state), `entry ${i} after a zero sphere vector`));
+  });
+
+  it.each(MIXES)('%s backends: the same parameter twice in one call is rejected, nothing written', (_, backendOf) => {
+    const a = model(backendOf);
+    const before = snap(a);
+    const es = entries(a, 0);
+    // entry 2 again (8x8 sgd), with its own state and optimizer of the same backend
+    const o2 = opt('sgd', { lr: 0.05, momentum: 0.9 }, backendOf(2));
+    const dup: StepEntry = { optimizer: o2, param: a[2]!.param, grad: a[2]!.grads[1]!, state: o2.init(a[2]!.param) };
+    const dupState = snapshot(dup.param, dup.state);
+    expect(() => stepMany([...es, dup])).toThrow(RangeError);
+    expect(() => stepMany([...es, dup])).toThrow(/twice|same param/i);
+    a.forEach((x, i) => expectSameSnapshot(before[i]!, snapshot(x.param, x.state), `entry ${i}`));
+    expectSameSnapshot(dupState, snapshot(dup.param, dup.state), 'the duplicate');
+    // The identical entry twice, too.
+    expect(() => stepMany([es[0]!, es[0]!])).toThrow(RangeError);
+    a.forEach((x, i) => expectSameSnapshot(before[i]!, snapshot(x.param, x.state), `entry ${i}`));
+  });
+
+  it('the same parameter through a native and a reference optimizer in one call is rejected', () => {
+    const p = Matrix.randn(3, 4, 1);
+    const on = opt('adam', { lr: 0.01 });
+    const or = opt('adam', { lr: 0.01 }, 'reference');
+    const sn = on.init(p);
+    const sr = or.init(p);
+    const g = gradients(3, 4, 1, 1)[0]!;
+    const before = snapshot(p, sn);
+    expect(() =>
+      stepMany([
+        { optimizer: on, param: p, grad: g, state: sn },
+        { optimizer: or, param: p, grad: g, state: sr },
+      ]),
+    ).toThrow(RangeError);
+    expectSameSnapshot(before, snapshot(p, sn));
+  });
+
+  it('entries that are not optimizer entries are rejected', () => {
+    expect(() => stepMany({} as unknown as StepEntry[])).toThrow(TypeError);
+    const p = Matrix.randn(2, 2, 1);
+    expect(() => stepMany([{ optimizer: {} as Optimizer, param: p, grad: p, state: {} as OptimizerState }])).toThrow(TypeError);
+    expect(stepMany([])).toEqual([]);
+  });
+});
+
+// ================================================================ 6. reference backend
+
+describe('6. the reference backend', () => {
+  // One case per rule and a few more options; all shapes.
+  const PICKS: Case[] = [
+    ...RULES.map((name): Case => ({
+      name,
+      hyper: FULL[name],
+      family: (
+        { sgd: 'linear', pbsgd: 'linear', signsgd: 'sign', 'sphere-sgd': 'sphere', adafactor: 'factored' } as Record<string, Family>
+      )[name] ?? 'adaptive',
+      mode: name === 'signsgd' ? 'fixedSign' : 'varied',
+    })),
+    { name: 'adafactor', hyper: { relativeStep: false, lr: 0.01, weightDecay: 0.3, weightDecayNorm: 'spectral' }, family: 'factored' },
+    { name: 'sphere-sgd', hyper: { lr: 0.05, radius: 2, norm: 'linf' }, family: 'sphere' },
+    { name: 'adam-mini', hyper: { lr: 0.01, blocks: 'all', weightDecayNorm: 'spectral', weightDecay: 0.3 }, family: 'adaptive' },
+  ];
+
+  it.each(PICKS.map((c) => [label(c), c] as const))('%s', (_, c) => {
+    SHAPES.forEach(([rows, cols], s) => {
+      const hyper = hyperOf(c, rows, cols);
+      const what = `${c.name} ${JSON.stringify(hyper)} on ${rows}x${cols}`;
+      const nat = opt(c.name, hyper);
+      const ref = opt(c.name, hyper, 'reference');
+      expect(ref.backend).toBe('reference');
+      const pn = Matrix.randn(rows, cols, s + 40);
+      const pr = copy(pn);
+      const sn = nat.init(pn);
+      const sr = ref.init(pr);
+      // The direct float64 reference, fed the same float32 weights each step.
+      const direct = referenceOptimizer(c.name, fullHyper(c.name, hyper));
+      const ds: RefState = direct.init(rows, cols);
+      const grads = gradients(rows, cols, 20, s + 60, c.mode ?? 'varied');
+      let scale = 0;
+      let worst = 0;
+      for (let t = 0; t < 20; t++) {
+        const w = Float64Array.from(pr.data);
+        direct.step(w, Float64Array.from(grads[t]!.data), rows, cols, ds);
+        const prev = pr.data.slice();
+        expect(ref.step(pr, grads[t]!, sr)).toEqual({ skipped: false });
+        nat.step(pn, grads[t]!, sn);
+        // param.data is the float64 reference step, rounded to float32 ...
+        expect(sameBits(pr.data, Float32Array.from(w)), `${what}: step ${t + 1} is the rounded float64 step`).toBe(true);
+        // ... and the state is the reference's own, in float64.
+        expect(sr.step).toBe(ds.step);
+        const dsArrays = Object.keys(ds).filter((k) => ds[k] instanceof Float64Array);
+        expect(Object.keys(sr.arrays).sort(), `${what}: state arrays`).toEqual(dsArrays.sort());
+        for (const [k, a] of Object.entries(sr.arrays)) {
+          expect(a, `${what}: state.${k}`).toBeInstanceOf(Float64Array);
+          expect(Array.from(a), `${what}: state.${k}`).toEqual(Array.from(ds[k] as Float64Array));
+        }
+        scale += maxAbs(pr.data) + maxAbsDiff(pr.data, prev);
+        worst = Math.max(worst, maxAbsDiff(pn.data, pr.data) / (U32 * scale));
+      }
+      // Agrees with the native backend within the cross-check tolerance.
+      expect(worst, `${what}: native vs reference backend, in units of u·S`).toBeLessThanOrEqual(K[c.family]);
+    });
+  });
+
+  it('defaults: createOptimizer without options is native, and the hyper is resolved from defaults.ts', () => {
+    const o = opt('adam');
+    expect(o.backend).toBe('native');
+    expect(o.hyper).toMatchObject(DEFAULTS.adam);
+    expect(opt('adafactor', {}, 'reference').hyper).toMatchObject(DEFAULTS.adafactor);
+  });
+});
