@@ -91,6 +91,7 @@ const median = (xs) => (xs.length ? summarize(xs).median : NaN);
 
 function fmtTime(s) {
   if (s === undefined || s === null || !Number.isFinite(s)) return '—';
+  if (s < 0) return `−${fmtTime(-s)}`;
   if (s < 1e-6) return `${(s * 1e9).toFixed(0)} ns`;
   if (s < 1e-3) return `${(s * 1e6).toPrecision(3)} µs`;
   if (s < 1) return `${(s * 1e3).toPrecision(3)} ms`;
@@ -664,7 +665,8 @@ table(['target', 'goal', 'measured', 'result'], targets.map(([what, goal, value,
     const over = step1.so.best - C(step1.c);
     const scan = C(step1.cScan) - C(step1.c);
     parts.push(
-      `AdamW ${N}²: specopt is ${fmtTime(over)} over the C loop; the same loop preceded by the non-finite scan of G ` +
+      `AdamW ${N}²: specopt is ${over >= 0 ? `${fmtTime(over)} over` : `${fmtTime(-over)} under`} the one-thread C loop ` +
+        `(it splits the scan and the update over ${backendInfo().threads} threads); the same C loop preceded by the non-finite scan of G ` +
         `(a separate pass over every gradient before any write) is ${fmtTime(scan)} over it` +
         (split1 ? `, and the TypeScript side of the step takes ${fmtTime(split1.ts.median)} (median)` : '') +
         '.',

@@ -351,9 +351,22 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
   Napi::Array skipped = Napi::Array::New(env);
   std::vector<bool> run(count, true);
   RunSync(env, [&] {
+    // The scan for NaN/Inf: large gradients are split over the threads inside GradientFinite,
+    // small ones are spread over them here.
+    std::vector<char> finite(count, 1);
+    int threads = std::max(1, openblas_get_num_threads());
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 8) if (count > 1)
     for (uint32_t i = 0; i < count; ++i) {
       const Entry& e = entries[i];
-      if (!GradientFinite(e)) {
+      if (PassThreads(e.rows * e.cols) == 1) finite[i] = AllFinite(e.g, e.rows * e.cols);
+    }
+    for (uint32_t i = 0; i < count; ++i) {
+      const Entry& e = entries[i];
+      if (PassThreads(e.rows * e.cols) > 1) finite[i] = GradientFinite(e);
+    }
+    for (uint32_t i = 0; i < count; ++i) {
+      const Entry& e = entries[i];
+      if (!finite[i]) {
         if (!e.skipNonFinite) {
           throw ComputeError("optimizer step, parameter " + std::to_string(i) +
                                  ": the gradient contains NaN or Infinity; nothing was changed",
@@ -380,8 +393,7 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
       if (blasFree && PassThreads(e.rows * e.cols) == 1) spread.push_back(i);
       else Run(e);
     }
-    int threads = spread.size() > 1 ? std::max(1, openblas_get_num_threads()) : 1;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 8)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 8) if (spread.size() > 1)
     for (size_t k = 0; k < spread.size(); ++k) Run(entries[spread[k]]);
   });
   for (uint32_t i = 0, k = 0; i < count; ++i) if (!run[i]) skipped.Set(k++, i);
