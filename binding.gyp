@@ -11,10 +11,12 @@
         "native/matmul.cpp",
         "native/power_iteration.cpp",
         "native/optimizer.cpp",
+        "native/orthogonalize.cpp",
         "native/qr.cpp",
         "native/rules/adafactor.cpp",
         "native/rules/adam_mini.cpp",
         "native/rules/first_order.cpp",
+        "native/rules/muon.cpp",
         "native/rules/sphere_sgd.cpp",
         "native/svd.cpp",
         "native/truncated_svd.cpp"

@@ -7,6 +7,7 @@
 #include "eigh.hpp"
 #include "matmul.hpp"
 #include "optimizer.hpp"
+#include "orthogonalize.hpp"
 #include "power_iteration.hpp"
 #include "qr.hpp"
 #include "svd.hpp"
@@ -31,6 +32,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"qr", Qr},
       {"qrAsync", QrAsync},
       {"powerIteration", PowerIteration},
+      {"orthogonalize", OrthogonalizeSync},
+      {"orthogonalizeAsync", OrthogonalizeAsync},
+      {"spectralNormGrad", SpectralNormGradSync},
+      {"spectralNormGradAsync", SpectralNormGradAsync},
       {"optimizerRules", OptimizerRules},
       {"optimizerStep", OptimizerStep},
   };

@@ -30,6 +30,7 @@ struct Rule {
   // decoupled-decay coefficient is scalars[decayScalar] (-1: no decoupled decay).
   bool entrywise = false;
   int decayScalar = -1;
+  bool blas = false;  // calls BLAS/LAPACK itself: never run from several threads at once
 };
 
 std::vector<size_t> Optional(bool present, size_t n) { return present ? std::vector<size_t>{n} : std::vector<size_t>{}; }
@@ -86,6 +87,12 @@ const Rule kRules[] = {
        return std::vector<size_t>{};
      },
      SphereSgdStep, SphereSgdCheck},
+    {"muon", 7,
+     [](size_t r, size_t c, const double* s) {
+       Choice(s[6], 2, "muon: method must be 0..1");
+       return std::vector<size_t>{r * c};
+     },
+     MuonStep, nullptr, false, -1, true},
 };
 constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 
@@ -389,7 +396,7 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < count; ++i) {
       const Entry& e = entries[i];
       if (!run[i]) continue;
-      bool blasFree = e.penalty == 0 && !e.spectralDecay;
+      bool blasFree = e.penalty == 0 && !e.spectralDecay && !e.rule->blas;
       if (blasFree && PassThreads(e.rows * e.cols) == 1) spread.push_back(i);
       else Run(e);
     }

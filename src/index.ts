@@ -6,6 +6,13 @@ export { eigh, eighAsync, type Eigh } from './eigh.js';
 export { svd, svdAsync, singularValues, truncatedSvd, truncatedSvdAsync, type Svd, type TruncatedSvdOptions } from './svd.js';
 export { qr, qrAsync, type Qr } from './qr.js';
 export { powerIteration, spectralNorm, type PowerIteration, type PowerIterationOptions, type SpectralNormOptions } from './spectral.js';
+export {
+  orthogonalize,
+  orthogonalizeAsync,
+  spectralNormGrad,
+  spectralNormGradAsync,
+  type OrthogonalizeOptions,
+} from './orthogonalize.js';
 export { createOptimizer, stepMany, Optimizer, type Backend, type StepEntry, type StepResult } from './optim/optimizer.js';
 export { saveState, loadState, stateBytes, type OptimizerState } from './optim/state.js';
 export { DEFAULTS as OPTIMIZER_DEFAULTS, RULES as OPTIMIZER_RULES, type RuleName } from './optim/defaults.js';

@@ -36,6 +36,7 @@ void RmspropStep(const RuleArgs& a);
 void AdamStep(const RuleArgs& a);
 void AdafactorStep(const RuleArgs& a);
 void AdamMiniStep(const RuleArgs& a);
+void MuonStep(const RuleArgs& a);
 void SphereSgdStep(const RuleArgs& a);
 void SphereSgdCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
 

@@ -1,6 +1,7 @@
 // Every rule's hyperparameters and their defaults, in one place. Names are camelCase; a name not
 // listed for a rule is rejected. Sources: ../shared/ALGORITHMS.md and the reference
-// implementations it names (PyTorch torch.optim, transformers' Adafactor, zyushun/Adam-mini).
+// implementations it names (PyTorch torch.optim, transformers' Adafactor, zyushun/Adam-mini,
+// KellerJordan/Muon).
 
 /** Options every rule with decoupled weight decay accepts (seed 000 spectral decay). */
 export const SPECTRAL_DECAY = {
@@ -49,6 +50,17 @@ export const DEFAULTS = {
     ...SPECTRAL_DECAY,
   },
   'sphere-sgd': { lr: 1e-2, radius: 1, axis: 'all' as 'all' | 'rows' | 'cols', norm: 'l2' as 'l2' | 'linf' },
+  muon: {
+    lr: 0.02,
+    momentum: 0.95,
+    nesterov: true,
+    nsSteps: 5,
+    weightDecay: 0,
+    /** 'none': scale by √max(1, rows/cols) (KellerJordan); 'match-rms-adamw': 0.2·√max(rows, cols) (Moonshot). */
+    adjustLr: 'none' as 'none' | 'match-rms-adamw',
+    method: 'newton-schulz' as 'newton-schulz' | 'svd',
+    ...SPECTRAL_DECAY,
+  },
 };
 
 export type RuleName = keyof typeof DEFAULTS;

@@ -11,6 +11,8 @@ const CHOICES: Record<string, readonly string[]> = {
   nonFinite: ['throw', 'skip'],
   axis: ['all', 'rows', 'cols'],
   norm: ['l2', 'linf'],
+  adjustLr: ['none', 'match-rms-adamw'],
+  method: ['newton-schulz', 'svd'],
 };
 
 function typeOf(value: unknown): string {

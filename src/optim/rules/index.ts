@@ -8,6 +8,7 @@ import { pbsgd } from './pbsgd.js';
 import { rmsprop } from './rmsprop.js';
 import { sgd } from './sgd.js';
 import { signsgd } from './signsgd.js';
+import { muon } from './muon.js';
 import { sphereSgd } from './sphereSgd.js';
 
 export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
@@ -21,4 +22,5 @@ export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   adafactor,
   'adam-mini': adamMini,
   'sphere-sgd': sphereSgd,
+  muon,
 };

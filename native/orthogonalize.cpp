@@ -1,0 +1,156 @@
+// Orthogonalisation for Muon (KellerJordan/Muon `zeropower_via_newtonschulz5`, in float32 rather
+// than bfloat16) and the exact U·Vᵀ; the spectral-norm gradient σ₁u₁v₁ᵀ.
+#include "orthogonalize.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "blas.hpp"
+#include "job.hpp"
+#include "kernels.hpp"
+#include "matmul.hpp"
+#include "svd.hpp"
+
+namespace specopt {
+
+namespace {
+
+// X (r x c, r <= c) ← the quintic Newton-Schulz iteration applied `steps` times, in place.
+void NewtonSchulz(float* x, size_t r, size_t c, size_t steps) {
+  constexpr float a = 3.4445f, b = -4.7750f, cc = 2.0315f;
+  std::vector<float> A(r * r), B(r * r), next(r * c);
+  blasint R = blasint(r), C = blasint(c);
+  for (size_t s = 0; s < steps; ++s) {
+    // A = X·Xᵀ; B = b·A + c·A·A; X ← a·X + B·X.
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, R, C, 1.0f, x, C, x, C, 0.0f, A.data(), R);
+    for (size_t i = 0; i < r * r; ++i) B[i] = b * A[i];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, R, R, cc, A.data(), R, A.data(), R, 1.0f, B.data(), R);
+    for (size_t i = 0; i < r * c; ++i) next[i] = a * x[i];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, C, R, 1.0f, B.data(), R, x, C, 1.0f, next.data(), C);
+    std::copy(next.begin(), next.end(), x);
+  }
+}
+
+void ExactPolar(const float* g, size_t m, size_t n, float* out) {
+  size_t k = std::min(m, n);
+  std::vector<float> U(m * k), S(k), Vt(k * n);
+  ThinSvd(g, m, n, U.data(), S.data(), Vt.data());
+  // Keep the directions with a nonzero singular value: U·Vᵀ is not unique over the null space.
+  float floor = S.empty() ? 0.0f : float(std::max(m, n)) * 0x1p-23f * S[0];
+  size_t rank = 0;
+  while (rank < k && S[rank] > floor) ++rank;
+  std::fill(out, out + m * n, 0.0f);
+  if (rank == 0) return;
+  // out = U[:, :rank] · Vt[:rank, :]
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(m), blasint(n), blasint(rank), 1.0f,
+              U.data(), blasint(k), Vt.data(), blasint(n), 0.0f, out, blasint(n));
+}
+
+}  // namespace
+
+void Orthogonalize(const float* g, size_t m, size_t n, OrthoMethod method, size_t steps, float* out) {
+  size_t count = m * n;
+  if (count == 0) return;
+  RequireFinite(g, count, "orthogonalize");
+  if (method == OrthoMethod::kSvd) {
+    std::vector<float> copy(g, g + count);  // out may alias g
+    ExactPolar(copy.data(), m, n, out);
+    return;
+  }
+  // X = G/(‖G‖_F + 1e-7), on the wide orientation (fewer rows) so X·Xᵀ is the small Gram matrix.
+  bool tall = m > n;
+  size_t r = tall ? n : m, c = tall ? m : n;
+  std::vector<float> x(count);
+  if (tall) Transpose(g, m, n, x.data());
+  else std::copy(g, g + count, x.data());
+  float norm = cblas_snrm2(blasint(count), x.data(), 1);
+  cblas_sscal(blasint(count), 1.0f / (norm + 1e-7f), x.data(), 1);
+  NewtonSchulz(x.data(), r, c, steps);
+  if (tall) Transpose(x.data(), r, c, out);
+  else std::copy(x.begin(), x.end(), out);
+}
+
+void SpectralNormGradient(const float* w, size_t m, size_t n, float* out) {
+  size_t k = std::min(m, n);
+  if (k == 0) return;
+  std::vector<float> U(m * k), S(k), Vt(k * n);
+  ThinSvd(w, m, n, U.data(), S.data(), Vt.data());
+  // σ₁·u₁·v₁ᵀ: column 0 of U times row 0 of Vt.
+  for (size_t i = 0; i < m; ++i)
+    for (size_t j = 0; j < n; ++j) out[i * n + j] = S[0] * U[i * k] * Vt[j];
+}
+
+namespace {
+
+struct OrthoArgs {
+  FloatView g;
+  size_t m, n, steps;
+  OrthoMethod method;
+};
+
+OrthoArgs ParseOrtho(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 5) throw Napi::TypeError::New(env, "orthogonalize: expected 5 arguments");
+  OrthoArgs r{};
+  r.m = Dim(env, info[1], "orthogonalize: g.rows");
+  r.n = Dim(env, info[2], "orthogonalize: g.cols");
+  r.g = Floats(env, info[0], Count(env, r.m, r.n, "orthogonalize: g"), "orthogonalize: g.data");
+  std::string method = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+  if (method != "newton-schulz" && method != "svd") {
+    throw Napi::TypeError::New(env, "orthogonalize: method must be 'newton-schulz' or 'svd'");
+  }
+  r.method = method == "svd" ? OrthoMethod::kSvd : OrthoMethod::kNewtonSchulz;
+  r.steps = Dim(env, info[4], "orthogonalize: steps");
+  return r;
+}
+
+FloatView ParseMatrix(const Napi::CallbackInfo& info, const char* name, size_t* m, size_t* n) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3) throw Napi::TypeError::New(env, std::string(name) + ": expected 3 arguments");
+  *m = Dim(env, info[1], "spectralNormGrad: w.rows");
+  *n = Dim(env, info[2], "spectralNormGrad: w.cols");
+  return Floats(env, info[0], Count(env, *m, *n, "spectralNormGrad: w"), "spectralNormGrad: w.data");
+}
+
+}  // namespace
+
+Napi::Value OrthogonalizeSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  OrthoArgs r = ParseOrtho(info);
+  auto out = NewFloats(env, r.m * r.n);
+  RunSync(env, [&] { Orthogonalize(r.g.data, r.m, r.n, r.method, r.steps, out.Data()); });
+  return out;
+}
+
+Napi::Value OrthogonalizeAsync(const Napi::CallbackInfo& info) {
+  OrthoArgs r = ParseOrtho(info);
+  auto data = std::make_shared<std::vector<float>>(Copy(r.g));
+  size_t m = r.m, n = r.n, steps = r.steps;
+  OrthoMethod method = r.method;
+  return Job::Start(
+      info.Env(), [=] { Orthogonalize(data->data(), m, n, method, steps, data->data()); },
+      [=](Napi::Env env) -> Napi::Value { return ToArray(env, *data); });
+}
+
+Napi::Value SpectralNormGradSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t m = 0, n = 0;
+  FloatView w = ParseMatrix(info, "spectralNormGrad", &m, &n);
+  auto out = NewFloats(env, m * n);
+  RunSync(env, [&] { SpectralNormGradient(w.data, m, n, out.Data()); });
+  return out;
+}
+
+Napi::Value SpectralNormGradAsync(const Napi::CallbackInfo& info) {
+  size_t m = 0, n = 0;
+  FloatView w = ParseMatrix(info, "spectralNormGradAsync", &m, &n);
+  auto data = std::make_shared<std::vector<float>>(Copy(w));
+  auto out = std::make_shared<std::vector<float>>(m * n);
+  return Job::Start(
+      info.Env(), [=] { SpectralNormGradient(data->data(), m, n, out->data()); },
+      [=](Napi::Env env) -> Napi::Value { return ToArray(env, *out); });
+}
+
+}  // namespace specopt
