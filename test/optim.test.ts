@@ -64,7 +64,9 @@ const copy = (m: Matrix): Matrix => Matrix.from(m.rows, m.cols, m.data);
 //   linear (sgd, pbsgd: ≤ 4 float32 operations, momentum buffer with μ ≤ 0.9): K = 16;
 //   adaptive (adagrad, rmsprop, adam, adamw, adam-mini: m, v, √, ÷, bias corrections, ~8 operations
 //          plus the memory of two averages) and factored (adafactor: row/column means, the RMS clip,
-//          α from RMS(W)): K = 32.
+//          α from RMS(W)): K = 32;
+//   matrix (muon: Newton-Schulz is 15 float32 GEMMs of inner size ≤ max(rows, cols), each entry a
+//          sum of ≤ 12 products, plus the momentum, normalisation and scale): K = 32 (measured ≤ 2).
 // Measured: ≤ 2 units everywhere (vitest prints the worst case on failure). A wrong update is far
 // outside: lr off by 1% moves w by 1% of its total displacement, typically hundreds of units, and
 // the mis-specified references of block 1b land at 10–1000× K. Every case must also move w by
@@ -72,7 +74,7 @@ const copy = (m: Matrix): Matrix => Matrix.from(m.rows, m.cols, m.data);
 // S is dominated by |w| when w starts at O(1), so an error that is small relative to |w| but large
 // relative to the update (a systematic relative error of the update of ~1e-5, say) hides in it: the
 // first-step and zero-parameter tests below measure the update on its own, starting from W = 0.
-const K = { sign: 8, sphere: 8, linear: 16, adaptive: 32, factored: 32 } as const;
+const K = { sign: 8, sphere: 8, linear: 16, adaptive: 32, factored: 32, matrix: 32 } as const;
 type Family = keyof typeof K;
 
 interface Case {
@@ -208,6 +210,17 @@ CASES.push(
   ...(['all', 'rows', 'cols'] as const).flatMap((axis) =>
     (['l2', 'linf'] as const).map((norm): Case => ({ name: 'sphere-sgd', hyper: { lr: 0.05, radius: 2, axis, norm }, family: 'sphere' })),
   ),
+  // muon: nesterov on/off, exact SVD, both lr adjustments, decay, spectral decay, penalty
+  ...[
+    { lr: 0.02 },
+    { lr: 0.02, nesterov: false },
+    { lr: 0.02, momentum: 0.9, nsSteps: 3 },
+    { lr: 0.02, method: 'svd' },
+    { lr: 0.02, adjustLr: 'match-rms-adamw' },
+    { lr: 0.02, weightDecay: 0.1 },
+    ...spectral({ lr: 0.02, weightDecay: 0.1 }),
+    { lr: 0.02, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'muon', hyper: hyper as Case['hyper'], family: 'matrix' })),
 );
 
 const hyperOf = (c: Case, rows: number, cols: number): H => (typeof c.hyper === 'function' ? c.hyper(rows, cols) : c.hyper);
@@ -343,6 +356,10 @@ describe('1b. the cross-check catches a mis-specified update', () => {
     { what: 'adafactor: decayRate −0.8 → −0.75', name: 'adafactor', hyper: {}, wrong: { decayRate: -0.75 }, family: 'factored' },
     { what: "adam-mini: blocks 'cols' instead of 'rows'", name: 'adam-mini', hyper: { lr: 0.01 }, wrong: { lr: 0.01, blocks: 'cols' }, family: 'adaptive' },
     { what: 'sphere-sgd: lr off by 1%', name: 'sphere-sgd', hyper: { lr: 0.05, radius: 2 }, wrong: { lr: 0.0505, radius: 2 }, family: 'sphere' },
+    { what: 'muon: lr off by 1%', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.0202 }, family: 'matrix' },
+    { what: 'muon: momentum 0.95 → 0.94', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, momentum: 0.94 }, family: 'matrix' },
+    { what: 'muon: nesterov off', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, nesterov: false }, family: 'matrix' },
+    { what: 'muon: 4 Newton-Schulz steps instead of 5', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, nsSteps: 4 }, family: 'matrix' },
   ];
 
   it.each(MISTAKES.map((m) => [m.what, m] as const))('%s', (_, m) => {

@@ -7,3 +7,4 @@ export * from './eigh.js';
 export * from './svd.js';
 export * from './qr.js';
 export * from './powerIteration.js';
+export * from './orthogonalize.js';

@@ -15,6 +15,7 @@ import { adagrad } from './adagrad.js';
 import { adam } from './adam.js';
 import { adafactor } from './adafactor.js';
 import { adamMini } from './adamMini.js';
+import { muon } from './muon.js';
 import { pbsgd } from './pbsgd.js';
 import { rmsprop } from './rmsprop.js';
 import { sgd } from './sgd.js';
@@ -47,6 +48,7 @@ const RULES: Record<string, (h: Hyper) => Rule> = {
   adafactor,
   'adam-mini': adamMini,
   'sphere-sgd': sphereSgd,
+  muon,
 };
 
 export const REFERENCE_OPTIMIZERS = Object.keys(RULES);

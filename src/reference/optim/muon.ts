@@ -1,0 +1,47 @@
+// Muon (Jordan et al. 2024), KellerJordan/Muon semantics (muon.py, `muon_update` + `Muon.step`):
+//   M ← β·M + (1 − β)·G                       (EMA momentum, M₀ = 0; torch: momentum.lerp_(grad, 1 − β))
+//   X = nesterov ? (1 − β)·G + β·M : M        (torch: grad.lerp_(momentum, β))
+//   O = orthogonalize(X, method, nsSteps)     (../orthogonalize.ts; 'newton-schulz' by default)
+//   O ← s·O,  s = √max(1, rows/cols)          (adjustLr 'none')
+//             s = 0.2·√max(rows, cols)        (adjustLr 'match-rms-adamw', Moonshot "Muon is scalable")
+//   W ← W·(1 − lr·λ)                          (decoupled decay first, always with the plain lr;
+//                                              spectral: W ← W − lr·λ·rank1(W), W before this step)
+//   W ← W − lr·O
+// The spectral penalty, the non-finite check and the step count are index.ts's common steps.
+//
+// Muon is meant for hidden weight matrices: embeddings, output heads, biases and gains are meant
+// for AdamW. A vector parameter (rows or cols = 1) is still processed as a 1×n or n×1 matrix:
+// orthogonalising it normalises it (exactly X/‖X‖₂ with 'svd', approximately with Newton–Schulz),
+// and an n×1 column is then scaled by √n.
+
+import { orthogonalize } from '../orthogonalize.js';
+import { bool, buf, num, oneOf, type Hyper, type Rule } from './rule.js';
+import { decoupledDecay, readSpectral, spectralDecayOn } from './spectral.js';
+
+export function muon(h: Hyper): Rule {
+  const lr = num(h, 'lr');
+  const beta = num(h, 'momentum');
+  const nesterov = bool(h, 'nesterov');
+  const nsSteps = num(h, 'nsSteps');
+  const lambda = num(h, 'weightDecay');
+  const adjustLr = oneOf(h, 'adjustLr', ['none', 'match-rms-adamw'] as const);
+  const method = oneOf(h, 'method', ['newton-schulz', 'svd'] as const);
+  if (!Number.isInteger(nsSteps) || nsSteps < 0) {
+    throw new RangeError(`muon: nsSteps must be an integer >= 0, got ${nsSteps}`);
+  }
+  const spectral = spectralDecayOn(readSpectral(h), lambda);
+  return {
+    spectralDecay: spectral,
+    init: (rows, cols) => ({ momentumBuffer: new Float64Array(rows * cols) }),
+    update(w, G, rows, cols, state, r1) {
+      const M = buf(state, 'momentumBuffer');
+      for (let i = 0; i < M.length; i++) M[i] = beta * M[i]! + (1 - beta) * G[i]!;
+      const X = nesterov ? G.map((gi, i) => (1 - beta) * gi + beta * M[i]!) : Float64Array.from(M);
+      const O = orthogonalize({ rows, cols, data: X }, { method, steps: nsSteps }).data;
+      const s = adjustLr === 'match-rms-adamw' ? 0.2 * Math.sqrt(Math.max(rows, cols)) : Math.sqrt(Math.max(1, rows / cols));
+
+      decoupledDecay(w, lr * lambda, spectral ? r1 : null);
+      for (let i = 0; i < w.length; i++) w[i] = w[i]! - lr * (s * O[i]!);
+    },
+  };
+}
