@@ -7,6 +7,7 @@
         "native/backend.cpp",
         "native/common.cpp",
         "native/eigh.cpp",
+        "native/inverse_root.cpp",
         "native/kernels.cpp",
         "native/matmul.cpp",
         "native/power_iteration.cpp",
@@ -17,6 +18,7 @@
         "native/rules/adam_mini.cpp",
         "native/rules/first_order.cpp",
         "native/rules/muon.cpp",
+        "native/rules/shampoo.cpp",
         "native/rules/sphere_sgd.cpp",
         "native/svd.cpp",
         "native/truncated_svd.cpp"

@@ -5,6 +5,7 @@
 #include "backend.hpp"
 #include "job.hpp"
 #include "eigh.hpp"
+#include "inverse_root.hpp"
 #include "matmul.hpp"
 #include "optimizer.hpp"
 #include "orthogonalize.hpp"
@@ -32,6 +33,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"qr", Qr},
       {"qrAsync", QrAsync},
       {"powerIteration", PowerIteration},
+      {"inverseRoot", InverseRootSync},
+      {"inverseRootAsync", InverseRootAsync},
       {"orthogonalize", OrthogonalizeSync},
       {"orthogonalizeAsync", OrthogonalizeAsync},
       {"spectralNormGrad", SpectralNormGradSync},

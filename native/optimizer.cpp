@@ -93,11 +93,27 @@ const Rule kRules[] = {
        return std::vector<size_t>{r * c};
      },
      MuonStep, nullptr, false, -1, true},
+    {"shampoo", 15,
+     [](size_t r, size_t c, const double* s) {
+       size_t grafting = Choice(s[8], 4, "shampoo: grafting must be 0..3");
+       bool left = s[10] != 0, right = s[11] != 0;
+       std::vector<size_t> l;
+       if (s[1] > 0) l.push_back(r * c);
+       if (left) l.push_back(r * r);
+       if (right) l.push_back(c * c);
+       if (left) l.push_back(r * r);
+       if (right) l.push_back(c * c);
+       if (grafting >= 2) l.push_back(r * c);
+       l.push_back(2);
+       if (!(s[6] >= 1) || !(s[4] > 0)) throw std::invalid_argument("shampoo: bad frequency or exponent");
+       return l;
+     },
+     ShampooStep, nullptr, false, -1, true},
 };
 constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 
 // One parameter's step, parsed and checked.
-constexpr size_t kMaxBuffers = 4, kMaxScalars = 12;
+constexpr size_t kMaxBuffers = 7, kMaxScalars = 16;
 struct Entry {
   const Rule* rule;
   float* w;

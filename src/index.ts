@@ -6,6 +6,7 @@ export { eigh, eighAsync, type Eigh } from './eigh.js';
 export { svd, svdAsync, singularValues, truncatedSvd, truncatedSvdAsync, type Svd, type TruncatedSvdOptions } from './svd.js';
 export { qr, qrAsync, type Qr } from './qr.js';
 export { powerIteration, spectralNorm, type PowerIteration, type PowerIterationOptions, type SpectralNormOptions } from './spectral.js';
+export { inverseRoot, inverseRootAsync, type InverseRootOptions } from './inverseRoot.js';
 export {
   orthogonalize,
   orthogonalizeAsync,

@@ -27,6 +27,8 @@ export interface Addon {
   qrAsync(a: Float32Array, m: number, n: number): Promise<[Float32Array, Float32Array]>;
   powerIteration(a: Float32Array, m: number, n: number, iters: number, scheme: string,
     init: Float32Array | null): [number, Float32Array, Float32Array];
+  inverseRoot(s: Float32Array, n: number, p: number, eps: number): Float32Array;
+  inverseRootAsync(s: Float32Array, n: number, p: number, eps: number): Promise<Float32Array>;
   orthogonalize(g: Float32Array, m: number, n: number, method: string, steps: number): Float32Array;
   orthogonalizeAsync(g: Float32Array, m: number, n: number, method: string, steps: number): Promise<Float32Array>;
   spectralNormGrad(w: Float32Array, m: number, n: number): Float32Array;

@@ -66,7 +66,16 @@ const copy = (m: Matrix): Matrix => Matrix.from(m.rows, m.cols, m.data);
 //          plus the memory of two averages) and factored (adafactor: row/column means, the RMS clip,
 //          α from RMS(W)): K = 32;
 //   matrix (muon: Newton-Schulz is 15 float32 GEMMs of inner size ≤ max(rows, cols), each entry a
-//          sum of ≤ 12 products, plus the momentum, normalisation and scale): K = 32 (measured ≤ 2).
+//          sum of ≤ 12 products, plus the momentum, normalisation and scale): K = 32 (measured ≤ 2);
+//   preconditioned (shampoo, shampoo2: float32 eigh of the statistics; an eigenvalue λ carries an
+//          absolute error ~u·λ_max, so its root (λ + ε)^(−1/p) a relative one ~(u·λ_max/(λ + ε))/p;
+//          the gradients here have |g| ≤ ~10, so with ε = 1 the condition of L + εI stays ≤ ~1e3 and
+//          that is ≤ ~1e3·u/p per step before the rescaling): K = 64. With ε = 1e-12 and a
+//          rank-deficient or ill-conditioned statistic (any non-square shape: L = ΣGGᵀ has rank
+//          ≤ min(rows, cols)), float32 rounding in the small eigenvalues is amplified by up to
+//          ε^(−1/p): native and reference then legitimately differ (as ALGORITHMS.md says of SOAP).
+//          So the cases use ε = 1, and the defaults (ε = 1e-12) run on the square shapes only
+//          through the first case, whose Gaussian 8×8 gradient gives a full-rank statistic.
 // Measured: ≤ 2 units everywhere (vitest prints the worst case on failure). A wrong update is far
 // outside: lr off by 1% moves w by 1% of its total displacement, typically hundreds of units, and
 // the mis-specified references of block 1b land at 10–1000× K. Every case must also move w by
@@ -74,7 +83,7 @@ const copy = (m: Matrix): Matrix => Matrix.from(m.rows, m.cols, m.data);
 // S is dominated by |w| when w starts at O(1), so an error that is small relative to |w| but large
 // relative to the update (a systematic relative error of the update of ~1e-5, say) hides in it: the
 // first-step and zero-parameter tests below measure the update on its own, starting from W = 0.
-const K = { sign: 8, sphere: 8, linear: 16, adaptive: 32, factored: 32, matrix: 32 } as const;
+const K = { sign: 8, sphere: 8, linear: 16, adaptive: 32, factored: 32, matrix: 32, preconditioned: 64 } as const;
 type Family = keyof typeof K;
 
 interface Case {
@@ -221,6 +230,29 @@ CASES.push(
     ...spectral({ lr: 0.02, weightDecay: 0.1 }),
     { lr: 0.02, spectralPenalty: 0.05 },
   ].map((hyper): Case => ({ name: 'muon', hyper: hyper as Case['hyper'], family: 'matrix' })),
+  // shampoo, shampoo2: sums or EMA statistics, filtered gradient or not, every grafting, late start,
+  // frequency 3, a side above maxPreconditionerDim, decay, spectral decay, penalty
+  ...(['shampoo', 'shampoo2'] as const).flatMap((name) =>
+    [
+      {},
+      { betas: [0, 1] },
+      { betas: [0.9, 0.99] },
+      { grafting: 'sgd' },
+      { grafting: 'adagrad' },
+      { grafting: 'adam', startPreconditioningStep: 5 },
+      { preconditionFrequency: 3 },
+      { maxPreconditionerDim: 6 },
+      { weightDecay: 0.1 },
+      ...spectral({ weightDecay: 0.1 }),
+      { spectralPenalty: 0.05 },
+    ].map(
+      (extra): Case => ({
+        name,
+        hyper: (rows: number, cols: number) => ({ lr: 0.05, eps: rows === cols && Object.keys(extra).length === 0 ? 1e-12 : 1, ...extra }) as H,
+        family: 'preconditioned',
+      }),
+    ),
+  ),
 );
 
 const hyperOf = (c: Case, rows: number, cols: number): H => (typeof c.hyper === 'function' ? c.hyper(rows, cols) : c.hyper);
@@ -335,7 +367,7 @@ describe('1b. the cross-check catches a mis-specified update', () => {
   // hardest to see in 20 steps: the bias-corrected v is then nearly the plain mean of G², and
   // 0.999 → 0.998 moves it by only ~0.05·t %, which lands at 10–40 units depending on the
   // gradients (around K); so β₂ is checked as 0.999 → 0.99 and, where it matters more, 0.9 → 0.89.
-  const MISTAKES: { what: string; name: RuleName; hyper: H; wrong: H | 'adam without bias correction'; family: Family; mode?: GradMode; margin?: number }[] = [
+  const MISTAKES: { what: string; name: RuleName; hyper: H; wrong: H | 'adam without bias correction' | 'shampoo2 instead of shampoo'; family: Family; mode?: GradMode; margin?: number }[] = [
     { what: 'adam: beta1 0.9 → 0.91', name: 'adam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.91, 0.999] }, family: 'adaptive' },
     { what: 'adam: beta2 0.999 → 0.99', name: 'adam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.9, 0.99] }, family: 'adaptive', margin: 4 },
     { what: 'adam: beta2 0.9 → 0.89', name: 'adam', hyper: { lr: 0.01, betas: [0.9, 0.9] }, wrong: { lr: 0.01, betas: [0.9, 0.89] }, family: 'adaptive', margin: 4 },
@@ -356,6 +388,9 @@ describe('1b. the cross-check catches a mis-specified update', () => {
     { what: 'adafactor: decayRate −0.8 → −0.75', name: 'adafactor', hyper: {}, wrong: { decayRate: -0.75 }, family: 'factored' },
     { what: "adam-mini: blocks 'cols' instead of 'rows'", name: 'adam-mini', hyper: { lr: 0.01 }, wrong: { lr: 0.01, blocks: 'cols' }, family: 'adaptive' },
     { what: 'sphere-sgd: lr off by 1%', name: 'sphere-sgd', hyper: { lr: 0.05, radius: 2 }, wrong: { lr: 0.0505, radius: 2 }, family: 'sphere' },
+    { what: 'shampoo: exponent −1/2 instead of −1/4', name: 'shampoo', hyper: { lr: 0.05, eps: 1 }, wrong: 'shampoo2 instead of shampoo', family: 'preconditioned' },
+    { what: 'shampoo: beta2 1 → 0.99', name: 'shampoo', hyper: { lr: 0.05, eps: 1 }, wrong: { lr: 0.05, eps: 1, betas: [0.9, 0.99] }, family: 'preconditioned' },
+    { what: 'shampoo: lr off by 1%', name: 'shampoo', hyper: { lr: 0.05, eps: 1 }, wrong: { lr: 0.0505, eps: 1 }, family: 'preconditioned', margin: 5 },
     { what: 'muon: lr off by 1%', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.0202 }, family: 'matrix' },
     { what: 'muon: momentum 0.95 → 0.94', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, momentum: 0.94 }, family: 'matrix' },
     { what: 'muon: nesterov off', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, nesterov: false }, family: 'matrix' },
@@ -367,7 +402,12 @@ describe('1b. the cross-check catches a mis-specified update', () => {
       [8, 8, 7],
       [12, 5, 8],
     ] as const) {
-      const reference = m.wrong === 'adam without bias correction' ? adamRef : referenceOptimizer(m.name, fullHyper(m.name, m.wrong));
+      const reference =
+        m.wrong === 'adam without bias correction'
+          ? adamRef
+          : m.wrong === 'shampoo2 instead of shampoo'
+            ? referenceOptimizer('shampoo2', fullHyper('shampoo2', m.hyper))
+            : referenceOptimizer(m.name, fullHyper(m.name, m.wrong));
       const report: CrossReport = crossCheck(m.name, m.hyper, rows, cols, { seed, mode: m.mode ?? 'varied', reference });
       expect(() => expectAgree(report, K[m.family], m.what)).toThrow();
       // ... and by a wide margin, not by luck of the draw.

@@ -21,6 +21,24 @@ export const COMMON = {
   nonFinite: 'throw' as 'throw' | 'skip',
 };
 
+/** distributed_shampoo's defaults; shampoo uses roots ^(−1/4), shampoo2 ^(−1/2). */
+function shampooDefaults() {
+  return {
+    lr: 1e-2,
+    /** [β₁ of the filtered gradient (0: none), β₂ of the statistics (1: plain sums, < 1: EMA with bias correction)] */
+    betas: [0.9, 1.0] as [number, number],
+    eps: 1e-12,
+    preconditionFrequency: 1,
+    /** null: preconditionFrequency. Before it, the grafted direction (or G) is used. */
+    startPreconditioningStep: null as number | null,
+    grafting: 'none' as 'none' | 'sgd' | 'adagrad' | 'adam',
+    /** A side longer than this gets no preconditioner (identity). */
+    maxPreconditionerDim: 1024,
+    weightDecay: 0,
+    ...SPECTRAL_DECAY,
+  };
+}
+
 export const DEFAULTS = {
   sgd: { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, decoupledWeightDecay: false, ...SPECTRAL_DECAY },
   signsgd: { lr: 1e-3, momentum: 0, weightDecay: 0, ...SPECTRAL_DECAY },
@@ -50,6 +68,8 @@ export const DEFAULTS = {
     ...SPECTRAL_DECAY,
   },
   'sphere-sgd': { lr: 1e-2, radius: 1, axis: 'all' as 'all' | 'rows' | 'cols', norm: 'l2' as 'l2' | 'linf' },
+  shampoo: shampooDefaults(),
+  shampoo2: shampooDefaults(),
   muon: {
     lr: 0.02,
     momentum: 0.95,

@@ -13,6 +13,7 @@ const CHOICES: Record<string, readonly string[]> = {
   norm: ['l2', 'linf'],
   adjustLr: ['none', 'match-rms-adamw'],
   method: ['newton-schulz', 'svd'],
+  grafting: ['none', 'sgd', 'adagrad', 'adam'],
 };
 
 function typeOf(value: unknown): string {

@@ -15,6 +15,8 @@ export type Backend = 'native' | 'reference';
 export interface StepResult {
   /** True when the gradient held NaN/Infinity and `nonFinite: 'skip'` left everything as it was. */
   skipped: boolean;
+  /** Shampoo: root computations that failed so far (each time the previous root was kept). */
+  rootFailures?: number;
 }
 
 const UPDATED: StepResult = Object.freeze({ skipped: false });
@@ -372,8 +374,10 @@ function run(entries: readonly StepEntry[], plan: Plan): StepResult[] {
         results[i] = SKIPPED;
         s++;
       } else {
-        results[i] = UPDATED;
-        entries[i].state.step += 1;
+        const { state } = entries[i];
+        state.step += 1;
+        const info = state.arrays.info;
+        results[i] = info === undefined ? UPDATED : { skipped: false, rootFailures: info[1] };
       }
     }
   }

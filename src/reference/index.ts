@@ -4,6 +4,7 @@
 export * from './dense.js';
 export * from './gemm.js';
 export * from './eigh.js';
+export * from './inverseRoot.js';
 export * from './svd.js';
 export * from './qr.js';
 export * from './powerIteration.js';

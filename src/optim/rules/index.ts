@@ -9,6 +9,7 @@ import { rmsprop } from './rmsprop.js';
 import { sgd } from './sgd.js';
 import { signsgd } from './signsgd.js';
 import { muon } from './muon.js';
+import { shampoo, shampoo2 } from './shampoo.js';
 import { sphereSgd } from './sphereSgd.js';
 
 export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
@@ -23,4 +24,6 @@ export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   'adam-mini': adamMini,
   'sphere-sgd': sphereSgd,
   muon,
+  shampoo,
+  shampoo2,
 };

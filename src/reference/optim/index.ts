@@ -18,6 +18,7 @@ import { adamMini } from './adamMini.js';
 import { muon } from './muon.js';
 import { pbsgd } from './pbsgd.js';
 import { rmsprop } from './rmsprop.js';
+import { shampoo } from './shampoo.js';
 import { sgd } from './sgd.js';
 import { signsgd } from './signsgd.js';
 import { sphereSgd } from './sphereSgd.js';
@@ -49,6 +50,8 @@ const RULES: Record<string, (h: Hyper) => Rule> = {
   'adam-mini': adamMini,
   'sphere-sgd': sphereSgd,
   muon,
+  shampoo: (h) => shampoo(h, 4, 'shampoo'),
+  shampoo2: (h) => shampoo(h, 2, 'shampoo2'),
 };
 
 export const REFERENCE_OPTIMIZERS = Object.keys(RULES);
