@@ -109,6 +109,24 @@ const Rule kRules[] = {
        return l;
      },
      ShampooStep, nullptr, false, -1, true},
+    {"adagrad-full", 2,
+     [](size_t r, size_t c, const double*) {
+       if (r * c > 16384) throw std::invalid_argument("adagrad-full: more than 16384 entries");
+       return std::vector<size_t>{r * c * r * c};
+     },
+     AdagradFullStep, nullptr, false, -1, true},
+    {"galore-adamw", 9,
+     [](size_t r, size_t c, const double* s) {
+       double rank = s[7];
+       if (!(rank >= 1) || rank != std::floor(rank) || rank > double(std::min(r, c))) {
+         throw std::invalid_argument("galore-adamw: rank must be in 1..min(rows, cols)");
+       }
+       Choice(s[8], 2, "galore-adamw: projector must be 0..1");
+       size_t k = size_t(rank);
+       size_t projected = r >= c ? r * k : k * c;
+       return std::vector<size_t>{r >= c ? k * c : r * k, projected, projected};
+     },
+     GaloreStep, nullptr, false, -1, true},
 };
 constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 

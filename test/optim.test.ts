@@ -76,6 +76,11 @@ const copy = (m: Matrix): Matrix => Matrix.from(m.rows, m.cols, m.data);
 //          ε^(−1/p): native and reference then legitimately differ (as ALGORITHMS.md says of SOAP).
 //          So the cases use ε = 1, and the defaults (ε = 1e-12) run on the square shapes only
 //          through the first case, whose Gaussian 8×8 gradient gives a full-rank statistic.
+//          adagrad-full is in this family too, with gradients of comparable size from step to step
+//          ('awayFromZero'): its statistic ΣggᵀS has rank t < d, and magnitudes that vary by three
+//          decades would make it as ill-conditioned as 1e6 (measured ≤ 18 units this way).
+//   galore-adamw is AdamW on a projected gradient (SVD-based projector, sign-normalised on both
+//          sides): adaptive, K = 32 (measured ≤ 1.3, refreshes included).
 // Measured: ≤ 2 units everywhere (vitest prints the worst case on failure). A wrong update is far
 // outside: lr off by 1% moves w by 1% of its total displacement, typically hundreds of units, and
 // the mis-specified references of block 1b land at 10–1000× K. Every case must also move w by
@@ -253,6 +258,18 @@ CASES.push(
       }),
     ),
   ),
+  // adagrad-full: default eps and a larger one
+  ...[{ lr: 0.05 }, { lr: 0.05, eps: 1e-3 }].map(
+    (hyper): Case => ({ name: 'adagrad-full', hyper, family: 'preconditioned', mode: 'awayFromZero' }),
+  ),
+  // galore-adamw: small rank with refreshes, full rank, decay after the step, spectral decay, penalty
+  ...[
+    { lr: 0.01, rank: 2, updateProjGap: 5 },
+    { lr: 0.01, rank: 64, updateProjGap: 7 },
+    { lr: 0.01, rank: 2, updateProjGap: 3, weightDecay: 0.1 },
+    ...spectral({ lr: 0.01, rank: 2, updateProjGap: 3, weightDecay: 0.1 }),
+    { lr: 0.01, rank: 3, updateProjGap: 4, scale: 1, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'galore-adamw', hyper: hyper as Case['hyper'], family: 'adaptive' })),
 );
 
 const hyperOf = (c: Case, rows: number, cols: number): H => (typeof c.hyper === 'function' ? c.hyper(rows, cols) : c.hyper);
@@ -391,6 +408,9 @@ describe('1b. the cross-check catches a mis-specified update', () => {
     { what: 'shampoo: exponent −1/2 instead of −1/4', name: 'shampoo', hyper: { lr: 0.05, eps: 1 }, wrong: 'shampoo2 instead of shampoo', family: 'preconditioned' },
     { what: 'shampoo: beta2 1 → 0.99', name: 'shampoo', hyper: { lr: 0.05, eps: 1 }, wrong: { lr: 0.05, eps: 1, betas: [0.9, 0.99] }, family: 'preconditioned' },
     { what: 'shampoo: lr off by 1%', name: 'shampoo', hyper: { lr: 0.05, eps: 1 }, wrong: { lr: 0.0505, eps: 1 }, family: 'preconditioned', margin: 5 },
+    { what: 'galore-adamw: scale 0.25 → 0.24', name: 'galore-adamw', hyper: { lr: 0.01, rank: 2, updateProjGap: 5 }, wrong: { lr: 0.01, rank: 2, updateProjGap: 5, scale: 0.24 }, family: 'adaptive' },
+    { what: 'galore-adamw: updateProjGap 5 → 4', name: 'galore-adamw', hyper: { lr: 0.01, rank: 2, updateProjGap: 5 }, wrong: { lr: 0.01, rank: 2, updateProjGap: 4 }, family: 'adaptive' },
+    { what: 'adagrad-full: lr off by 5%', name: 'adagrad-full', hyper: { lr: 0.05, eps: 1e-3 }, wrong: { lr: 0.0525, eps: 1e-3 }, family: 'preconditioned', mode: 'awayFromZero' },
     { what: 'muon: lr off by 1%', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.0202 }, family: 'matrix' },
     { what: 'muon: momentum 0.95 → 0.94', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, momentum: 0.94 }, family: 'matrix' },
     { what: 'muon: nesterov off', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, nesterov: false }, family: 'matrix' },

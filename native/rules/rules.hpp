@@ -38,6 +38,8 @@ void AdafactorStep(const RuleArgs& a);
 void AdamMiniStep(const RuleArgs& a);
 void MuonStep(const RuleArgs& a);
 void ShampooStep(const RuleArgs& a);
+void AdagradFullStep(const RuleArgs& a);
+void GaloreStep(const RuleArgs& a);
 void SphereSgdStep(const RuleArgs& a);
 void SphereSgdCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
 

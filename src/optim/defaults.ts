@@ -70,6 +70,20 @@ export const DEFAULTS = {
   'sphere-sgd': { lr: 1e-2, radius: 1, axis: 'all' as 'all' | 'rows' | 'cols', norm: 'l2' as 'l2' | 'linf' },
   shampoo: shampooDefaults(),
   shampoo2: shampooDefaults(),
+  'adagrad-full': { lr: 1e-2, eps: 1e-10, /** Refuse parameters with more entries (S is d×d). */ maxDim: 4096 },
+  'galore-adamw': {
+    lr: 1e-3,
+    betas: [0.9, 0.999] as [number, number],
+    eps: 1e-6,
+    weightDecay: 0,
+    /** Projection rank (capped at min(rows, cols)). */
+    rank: 128,
+    updateProjGap: 200,
+    scale: 0.25,
+    /** 'svd': exact top-r singular vectors; 'randomized': truncatedSvd's range finder. */
+    projector: 'svd' as 'svd' | 'randomized',
+    ...SPECTRAL_DECAY,
+  },
   muon: {
     lr: 0.02,
     momentum: 0.95,

@@ -14,6 +14,7 @@ const CHOICES: Record<string, readonly string[]> = {
   adjustLr: ['none', 'match-rms-adamw'],
   method: ['newton-schulz', 'svd'],
   grafting: ['none', 'sgd', 'adagrad', 'adam'],
+  projector: ['svd', 'randomized'],
 };
 
 function typeOf(value: unknown): string {

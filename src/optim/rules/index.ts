@@ -8,6 +8,8 @@ import { pbsgd } from './pbsgd.js';
 import { rmsprop } from './rmsprop.js';
 import { sgd } from './sgd.js';
 import { signsgd } from './signsgd.js';
+import { adagradFull } from './adagradFull.js';
+import { galore } from './galore.js';
 import { muon } from './muon.js';
 import { shampoo, shampoo2 } from './shampoo.js';
 import { sphereSgd } from './sphereSgd.js';
@@ -26,4 +28,6 @@ export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   muon,
   shampoo,
   shampoo2,
+  'adagrad-full': adagradFull,
+  'galore-adamw': galore,
 };

@@ -12,9 +12,11 @@
 //   6. state.step += 1, then the rule's update (t = state.step).
 
 import { adagrad } from './adagrad.js';
+import { adagradFull } from './adagradFull.js';
 import { adam } from './adam.js';
 import { adafactor } from './adafactor.js';
 import { adamMini } from './adamMini.js';
+import { galore } from './galore.js';
 import { muon } from './muon.js';
 import { pbsgd } from './pbsgd.js';
 import { rmsprop } from './rmsprop.js';
@@ -52,6 +54,8 @@ const RULES: Record<string, (h: Hyper) => Rule> = {
   muon,
   shampoo: (h) => shampoo(h, 4, 'shampoo'),
   shampoo2: (h) => shampoo(h, 2, 'shampoo2'),
+  'galore-adamw': galore,
+  'adagrad-full': adagradFull,
 };
 
 export const REFERENCE_OPTIMIZERS = Object.keys(RULES);

@@ -1,0 +1,24 @@
+// Full-matrix AdaGrad on vec(G): S ← S + ggᵀ, W ← W − lr·(S^(1/2) + εI)^(−1)·g through eigh(S).
+// S has d² entries (d = rows·cols), so parameters above maxDim entries are refused.
+import { inRange, type RuleSpec } from '../rule.js';
+
+export const adagradFull: RuleSpec<'adagrad-full'> = {
+  kernel: 'adagrad-full',
+  check(h) {
+    inRange('adagrad-full', 'lr', h.lr, 0, Infinity);
+    inRange('adagrad-full', 'eps', h.eps, 0, Infinity, true);
+    if (!Number.isSafeInteger(h.maxDim) || h.maxDim < 1 || h.maxDim > 16384) {
+      throw new RangeError(`adagrad-full: maxDim must be an integer in 1..16384, got ${h.maxDim}`);
+    }
+  },
+  checkShape(h, rows, cols) {
+    if (rows * cols > h.maxDim) {
+      throw new RangeError(
+        `adagrad-full: the parameter has ${rows}x${cols} = ${rows * cols} entries, more than maxDim = ${h.maxDim} (its statistic would be ${rows * cols}² floats)`,
+      );
+    }
+  },
+  decoupledDecay: () => false,
+  buffers: (_h, rows, cols) => [['statistic', (rows * cols) ** 2, 0]],
+  scalars: (h) => [h.lr, h.eps],
+};

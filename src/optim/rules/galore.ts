@@ -1,0 +1,44 @@
+// GaLore-AdamW (jiaweizzhao/GaLore): AdamW on the gradient projected onto its top-`rank` singular
+// vectors of the smaller side, refreshed every updateProjGap steps; weight decay after the step.
+// Singular vectors are sign-normalised (largest-magnitude entry positive) so runs reproduce.
+import { checkBetas, inRange, type RuleSpec } from '../rule.js';
+
+const rankOf = (rank: number, rows: number, cols: number) => Math.min(rank, rows, cols);
+
+export const galore: RuleSpec<'galore-adamw'> = {
+  kernel: 'galore-adamw',
+  check(h) {
+    inRange('galore-adamw', 'lr', h.lr, 0, Infinity);
+    checkBetas('galore-adamw', h.betas);
+    inRange('galore-adamw', 'eps', h.eps, 0, Infinity, true);
+    inRange('galore-adamw', 'weightDecay', h.weightDecay, 0, Infinity);
+    inRange('galore-adamw', 'scale', h.scale, 0, Infinity);
+    for (const name of ['rank', 'updateProjGap'] as const) {
+      if (!Number.isSafeInteger(h[name]) || h[name] < 1) throw new RangeError(`galore-adamw: ${name} must be an integer >= 1, got ${h[name]}`);
+    }
+  },
+  decoupledDecay: (h) => h.weightDecay !== 0,
+  buffers(h, rows, cols) {
+    const r = rankOf(h.rank, rows, cols);
+    const projected = rows >= cols ? rows * r : r * cols;
+    return [
+      ['projector', rows >= cols ? r * cols : rows * r, 0],
+      ['expAvg', projected, 0],
+      ['expAvgSq', projected, 0],
+    ];
+  },
+  scalars(h, t, rows, cols) {
+    const [beta1, beta2] = h.betas;
+    return [
+      h.lr,
+      beta1,
+      beta2,
+      h.eps,
+      h.lr * h.weightDecay,
+      ((h.lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t)) * h.scale,
+      (t - 1) % h.updateProjGap === 0 ? 1 : 0,
+      rankOf(h.rank, rows, cols),
+      h.projector === 'randomized' ? 1 : 0,
+    ];
+  },
+};
