@@ -26,6 +26,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as so from '../dist/index.mjs';
+import { cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, median, out, summarize, table } from './lib.mjs';
 
 const { Matrix, createOptimizer, stepMany, stateBytes, backendInfo, OPTIMIZER_RULES } = so;
 
@@ -80,26 +81,9 @@ function measure(fn, { setup = () => {}, minReps = 5, maxReps = 10_000, budget =
   return summarize(times);
 }
 
-function summarize(times) {
-  const t = [...times].sort((a, b) => a - b);
-  const mid = t.length >> 1;
-  return { best: t[0], median: t.length % 2 ? t[mid] : (t[mid - 1] + t[mid]) / 2, reps: t.length, times: t };
-}
 /** Pools the calls of several measurements of the same thing. */
 const pool = (a, b) => (!b ? a : a ? summarize([...a.times, ...b.times]) : b);
-const median = (xs) => (xs.length ? summarize(xs).median : NaN);
 
-function fmtTime(s) {
-  if (s === undefined || s === null || !Number.isFinite(s)) return '—';
-  if (s < 0) return `−${fmtTime(-s)}`;
-  if (s < 1e-6) return `${(s * 1e9).toFixed(0)} ns`;
-  if (s < 1e-3) return `${(s * 1e6).toPrecision(3)} µs`;
-  if (s < 1) return `${(s * 1e3).toPrecision(3)} ms`;
-  return `${s.toPrecision(3)} s`;
-}
-const fmtBM = (m) => (m ? `${fmtTime(m.best)} / ${fmtTime(m.median)}` : '—');
-const fmtRatio = (x) => (x === undefined || !Number.isFinite(x) ? '—' : x >= 100 ? `${x.toFixed(0)}×` : `${x.toPrecision(3)}×`);
-const fmtSci = (x) => (x === undefined || !Number.isFinite(x) ? '—' : x === 0 ? '0' : x.toExponential(1));
 const fmtGbps = (bytes, s) => (s && Number.isFinite(s) ? (bytes / s / 1e9).toFixed(1) : '—');
 function fmtBytes(b) {
   if (b >= 1 << 20) return `${(b / (1 << 20)).toFixed(b % (1 << 20) ? 2 : 0)} MiB`;
@@ -107,20 +91,6 @@ function fmtBytes(b) {
   return `${b} B`;
 }
 
-const out = [];
-function emit(text = '') {
-  out.push(text);
-  console.log(text);
-}
-/** A markdown table; `left`: how many leading columns hold text (left-aligned), or a string like 'lrrl'. */
-function table(headers, rows, left = 1) {
-  const cell = (x) => String(x).replaceAll('|', '\\|');
-  const isLeft = (i) => (typeof left === 'string' ? left[i] === 'l' : i < left);
-  emit(`| ${headers.map(cell).join(' | ')} |`);
-  emit(`|${headers.map((h, i) => (isLeft(i) ? ':---' : '---:')).join('|')}|`);
-  for (const row of rows) emit(`| ${row.map(cell).join(' | ')} |`);
-  emit();
-}
 function progress(message) {
   process.stderr.write(`[optim ${((performance.now() - T0) / 1e3).toFixed(0).padStart(3)} s] ${message}\n`);
 }
@@ -138,20 +108,6 @@ function cpuInfo() {
   return { model, family, modelNo, cores: os.availableParallelism?.() ?? os.cpus().length };
 }
 
-/** Clock ticks: whole machine (busy, total, steal) and this process with its waited-for children. */
-function cpuTimes() {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-    const busy = total - f[3] - f[4];
-    const self = readFileSync('/proc/self/stat', 'utf8');
-    const g = self.slice(self.lastIndexOf(')') + 2).split(' ').map(Number); // fields 3.. of stat
-    const own = g[11] + g[12] + g[13] + g[14]; // utime stime cutime cstime
-    return { total, busy, steal: f[7] ?? 0, own };
-  } catch {
-    return null;
-  }
-}
 /** What other processes did between two cpuTimes() readings, as a phrase. */
 function loadBetween(a, b) {
   if (!a || !b || b.total <= a.total) return 'unknown load';

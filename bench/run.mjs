@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import * as so from '../dist/index.mjs';
 import * as ref from '../dist/reference/index.js';
 import { Matrix as MlMatrix, EigenvalueDecomposition, SingularValueDecomposition } from 'ml-matrix';
+import { cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, median, out, summarize, table } from './lib.mjs';
 
 const { Matrix, matmul, eigh, svd, singularValues, truncatedSvd, qr, spectralNorm, backendInfo, setNumThreads } = so;
 
@@ -89,11 +90,6 @@ function measure(fn, { minReps = 5, maxReps = 100_000, budget = 1, warmup = 1 } 
   return summarize(times);
 }
 
-function summarize(times) {
-  const t = [...times].sort((a, b) => a - b);
-  const mid = t.length >> 1;
-  return { best: t[0], median: t.length % 2 ? t[mid] : (t[mid - 1] + t[mid]) / 2, reps: t.length, times: t };
-}
 /** Pools the calls of several measurements of the same thing. */
 const pool = (a, b) => (a ? summarize([...a.times, ...b.times]) : b);
 /** Runs `fn` per round in each of `rounds` rounds and pools the measurements. */
@@ -103,34 +99,9 @@ function measureRounds(fn, opts, rounds = ROUNDS) {
   return r;
 }
 
-function fmtTime(s) {
-  if (s === undefined || s === null || !Number.isFinite(s)) return '—';
-  if (s < 1e-6) return `${(s * 1e9).toFixed(0)} ns`;
-  if (s < 1e-3) return `${(s * 1e6).toPrecision(3)} µs`;
-  if (s < 1) return `${(s * 1e3).toPrecision(3)} ms`;
-  return `${s.toPrecision(3)} s`;
-}
-const fmtBM = (m) => (m ? `${fmtTime(m.best)} / ${fmtTime(m.median)}` : '—');
-const fmtRatio = (x) => (x === undefined || !Number.isFinite(x) ? '—' : x >= 100 ? `${x.toFixed(0)}×` : `${x.toPrecision(3)}×`);
 const fmtPlain = (x, digits = 3) => (x === undefined || !Number.isFinite(x) ? '—' : x.toPrecision(digits));
-const fmtSci = (x) => (x === undefined || !Number.isFinite(x) ? '—' : x === 0 ? '0' : x.toExponential(1));
 const gflops = (n, s) => (2 * n * n * n) / s / 1e9;
-const median = (xs) => (xs.length ? summarize(xs).median : NaN);
 
-const out = [];
-function emit(text = '') {
-  out.push(text);
-  console.log(text);
-}
-/** A markdown table; `left`: how many leading columns hold text (left-aligned), or a string like 'lrrl'. */
-function table(headers, rows, left = 1) {
-  const cell = (x) => String(x).replaceAll('|', '\\|');
-  const isLeft = (i) => (typeof left === 'string' ? left[i] === 'l' : i < left);
-  emit(`| ${headers.map(cell).join(' | ')} |`);
-  emit(`|${headers.map((h, i) => (isLeft(i) ? ':---' : '---:')).join('|')}|`);
-  for (const row of rows) emit(`| ${row.map(cell).join(' | ')} |`);
-  emit();
-}
 function progress(message) {
   process.stderr.write(`[bench ${((performance.now() - T0) / 1e3).toFixed(0).padStart(3)} s] ${message}\n`);
 }
@@ -147,20 +118,6 @@ function cpuInfo() {
   return { model, family, modelNo, flags, cores: os.availableParallelism?.() ?? os.cpus().length };
 }
 
-/** Clock ticks: whole machine (busy, total, steal) and this process with its waited-for children. */
-function cpuTimes() {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-    const busy = total - f[3] - f[4];
-    const self = readFileSync('/proc/self/stat', 'utf8');
-    const g = self.slice(self.lastIndexOf(')') + 2).split(' ').map(Number); // fields 3.. of stat
-    const own = g[11] + g[12] + g[13] + g[14]; // utime stime cutime cstime
-    return { total, busy, steal: f[7] ?? 0, own };
-  } catch {
-    return null;
-  }
-}
 
 const cpu = cpuInfo();
 const info = backendInfo();
