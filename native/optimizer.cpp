@@ -90,6 +90,7 @@ const Rule kRules[] = {
     {"muon", 7,
      [](size_t r, size_t c, const double* s) {
        Choice(s[6], 2, "muon: method must be 0..1");
+       Choice(s[3], 1001, "muon: nsSteps must be an integer in 0..1000");
        return std::vector<size_t>{r * c};
      },
      MuonStep, nullptr, false, -1, true},

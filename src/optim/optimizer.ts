@@ -232,13 +232,6 @@ export class NativeBatch {
   numbers = new Float64Array(256);
   length = 0;
 
-  /** Empties the batch, keeping its storage for the next step. */
-  clear(): this {
-    this.arrays.length = 0;
-    this.length = 0;
-    return this;
-  }
-
   /** The numbers array, with room for `count` more. */
   reserve(count: number): Float64Array {
     if (this.length + count > this.numbers.length) {
