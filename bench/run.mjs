@@ -757,16 +757,13 @@ emit(
 emit();
 emit(`Total bench time: ${((performance.now() - T0) / 1e3).toFixed(0)} s${QUICK ? ' (quick run: fewer repetitions)' : ''}.`);
 
-// Keep the "## Optimizers" section that bench/optim.mjs maintains in the same file.
+// Keep the sections other scripts maintain in the same file: "## Optimizers" (bench/optim.mjs)
+// and "## PyTorch CPU as a peer" (bench/peers/torch_cpu.py, by hand): everything from the first.
 let optimizers = '';
 try {
   const previous = readFileSync(RESULTS, 'utf8');
-  const heading = /^## Optimizers\b.*$/m.exec(previous);
-  if (heading) {
-    const after = heading.index + heading[0].length;
-    const next = /^## /m.exec(previous.slice(after));
-    optimizers = `\n${previous.slice(heading.index, next ? after + next.index : undefined).trimEnd()}\n`;
-  }
+  const heading = /^## (Optimizers|PyTorch CPU)\b.*$/m.exec(previous);
+  if (heading) optimizers = `\n${previous.slice(heading.index).trimEnd()}\n`;
 } catch {
   // no previous results
 }
