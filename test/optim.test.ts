@@ -1185,3 +1185,22 @@ describe('6. the reference backend', () => {
     expect(opt('adafactor', {}, 'reference').hyper).toMatchObject(DEFAULTS.adafactor);
   });
 });
+
+describe('shampoo: a failed root computation', () => {
+  it('falls back to the identity on the first refresh, counts it and never writes NaN', () => {
+    // ‖G‖² overflows float32 (1e20² = 1e40), so the statistics hold Infinity and eigh refuses them.
+    // (The float64 reference cannot overflow on float32 inputs; test/reference-shampoo.test.ts
+    // checks its fallback with 1e200.)
+    const opt = createOptimizer('shampoo', { betas: [0, 1] });
+    const w = Matrix.from(2, 2, [1, 2, 3, 4]);
+    const state = opt.init(w);
+    const result = opt.step(w, Matrix.from(2, 2, [1e20, 0, 0, 1e20]), state);
+    expect(result.rootFailures).toBe(2);
+    // No preconditioner on either side: plain SGD, W − lr·G.
+    expect(Array.from(w.data)).toEqual(Array.from(Float32Array.from([1 - 1e-2 * 1e20, 2, 3, 4 - 1e-2 * 1e20])));
+    // The next refresh fails again and keeps the (identity) roots.
+    opt.step(w, Matrix.from(2, 2, [1e20, 0, 0, 1e20]), state);
+    expect(Array.from(state.arrays.leftRoot)).toEqual([1, 0, 0, 1]);
+    expect(w.data.every(Number.isFinite)).toBe(true);
+  });
+});

@@ -428,14 +428,15 @@ describe('reference shampoo and shampoo2', () => {
     expectClose(spectral.map((x, i) => x - base[i]!), [-lr * lambda * 5, 0, 0, 0], 1e-12);
   });
 
-  it('a failed root computation keeps the previous root and counts the failure', () => {
-    // ‖G‖² overflows: the statistics are Inf, inverseRoot refuses them, the zero roots stay.
+  it('a failed first root computation falls back to the identity and counts the failure', () => {
+    // ‖G‖² overflows: the statistics are Inf, inverseRoot refuses them; with no previous root the
+    // side is not preconditioned, so the step is plain SGD (W − lr·G).
     const g = dense(2, 2, [1e200, 0, 0, 1e200]);
     const w0 = dense(2, 2, [1, 2, 3, 4]);
     const { ws, state } = run('shampoo', { betas: [0, 1] }, w0, [g]);
     expect(state.rootFailures).toBe(2);
     expect(state.rootsReady).toBe(true);
-    expect(Array.from(state.Lroot as Float64Array)).toEqual([0, 0, 0, 0]);
-    expect(Array.from(ws[0]!)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(state.Lroot as Float64Array)).toEqual([1, 0, 0, 1]);
+    expect(Array.from(ws[0]!)).toEqual([1 - 1e-2 * 1e200, 2, 3, 4 - 1e-2 * 1e200]);
   });
 });

@@ -1,6 +1,7 @@
 // Shampoo (Gupta, Koren & Singer 2018; facebookresearch/optimizers distributed_shampoo) and
 // Shampoo² (exponent −1/2): Kronecker-factored statistics L = ΣGGᵀ, R = ΣGᵀG, update
 // L^(−1/p)·G·R^(−1/p), optional filtered gradient, grafting, decoupled weight decay.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -70,8 +71,20 @@ void ShampooStep(const RuleArgs& a) {
   // 3. Roots, every preconditionFrequency steps (and at the first preconditioned step).
   bool ready = info[0] != 0;
   if (std::fmod(t, freq) == 0 || (t >= start && !ready)) {
-    if (L && !RefreshRoot(L, m, s[13], p, eps, Lroot)) info[1] += 1;
-    if (R && !RefreshRoot(R, n, s[13], p, eps, Rroot)) info[1] += 1;
+    // A root that was never computed is the identity (no preconditioning on that side).
+    auto fallback = [ready](float* root, size_t k) {
+      if (ready) return;
+      std::fill(root, root + k * k, 0.0f);
+      for (size_t i = 0; i < k; ++i) root[i * k + i] = 1.0f;
+    };
+    if (L && !RefreshRoot(L, m, s[13], p, eps, Lroot)) {
+      info[1] += 1;
+      fallback(Lroot, m);
+    }
+    if (R && !RefreshRoot(R, n, s[13], p, eps, Rroot)) {
+      info[1] += 1;
+      fallback(Rroot, n);
+    }
     info[0] = 1;
     ready = true;
   }

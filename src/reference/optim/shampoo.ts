@@ -7,7 +7,8 @@
 //      dimension exceeds maxPreconditionerDim keeps no statistic and acts as the identity)
 //   3. if t % preconditionFrequency == 0 or (t ≥ start and not rootsReady):
 //        Lroot = inverseRoot(L/bc₂, p, {eps}), Rroot likewise, bc₂ = 1 if β₂ = 1 else 1 − β₂ᵗ;
-//        a failed decomposition keeps the previous root and adds 1 to rootFailures; rootsReady = true
+//        a failed decomposition keeps the previous root (the identity if there was none yet) and
+//        adds 1 to rootFailures; rootsReady = true
 //   4. grafting direction P_g: 'sgd' M̂;  'adagrad' A ← A + G², M̂/(√A + 1e-10);
 //      'adam' A ← 0.999·A + 0.001·G², M̂/(√(A/(1 − 0.999ᵗ)) + 1e-8);  'none' none
 //   5. t ≥ start and rootsReady: P = Lroot·M̂·Rroot, with grafting P ← (‖P_g‖_F/(‖P‖_F + 1e-16))·P;
@@ -148,8 +149,20 @@ export function shampoo(h: Hyper, p: number, name: string): Rule {
       if (t % freq === 0 || (t >= start && !state.rootsReady)) {
         const bc2 = beta2 === 1 ? 1 : 1 - Math.pow(beta2, t);
         let failures = 0;
-        if (useLeft && !refresh(buf(state, 'L'), rows, bc2, buf(state, 'Lroot'))) failures += 1;
-        if (useRight && !refresh(buf(state, 'R'), cols, bc2, buf(state, 'Rroot'))) failures += 1;
+        // A root that was never computed is the identity (no preconditioning on that side).
+        const fallback = (root: Float64Array, k: number) => {
+          if (state.rootsReady) return;
+          root.fill(0);
+          for (let i = 0; i < k; i++) root[i * k + i] = 1;
+        };
+        if (useLeft && !refresh(buf(state, 'L'), rows, bc2, buf(state, 'Lroot'))) {
+          failures += 1;
+          fallback(buf(state, 'Lroot'), rows);
+        }
+        if (useRight && !refresh(buf(state, 'R'), cols, bc2, buf(state, 'Rroot'))) {
+          failures += 1;
+          fallback(buf(state, 'Rroot'), cols);
+        }
         state.rootFailures += failures;
         state.rootsReady = true;
       }
