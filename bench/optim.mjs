@@ -610,6 +610,61 @@ table(
   'llrrrrl',
 );
 
+// 5. inverseRoot by eigh against a coupled Newton iteration (GEMMs only; Guo & Higham 2006):
+// X₀ = I/c, M₀ = S/cᵖ with cᵖ = 2‖S‖_F/(p+1) (so M₀'s eigenvalues lie in (0, (p+1)/2]);
+// T = ((p+1)I − M)/p, X ← X·T, M ← Tᵖ·M, until ‖M − I‖_F ≤ 1e-5 (or 100 iterations).
+// Accuracy of each: ‖Xᵖ·(S + εI) − I‖_F / √n. Whichever is faster at equal accuracy is kept.
+progress('inverseRoot: eigh vs coupled Newton');
+const rootRows = [];
+for (const n of [128, 256, 512]) {
+  const p = 4;
+  const eps = 1e-6;
+  const base = gaussian(n, n, 500 + n, 1);
+  const s = so.matmul(base, base, { transA: true, alpha: 1 / n });
+  for (let i = 0; i < n; i++) s.data[i * n + i] += eps;
+  const eye = Matrix.eye(n);
+  const residual = (x) => {
+    let xp = x;
+    for (let k = 1; k < p; k++) xp = so.matmul(xp, x);
+    const r = so.matmul(xp, s);
+    let sum = 0;
+    for (let i = 0; i < n * n; i++) sum += (r.data[i] - eye.data[i]) ** 2;
+    return Math.sqrt(sum / n);
+  };
+  const newton = () => {
+    let fro = 0;
+    for (const v of s.data) fro += v * v;
+    const cp = (2 * Math.sqrt(fro)) / (p + 1);
+    let x = Matrix.eye(n);
+    x.data.forEach((v, i) => (x.data[i] = v / cp ** (1 / p)));
+    let m = s.clone();
+    m.data.forEach((v, i) => (m.data[i] = v / cp));
+    let iters = 0;
+    for (; iters < 100; iters++) {
+      let dev = 0;
+      for (let i = 0; i < n * n; i++) dev += (m.data[i] - eye.data[i]) ** 2;
+      if (Math.sqrt(dev) <= 1e-5) break;
+      const t = new Matrix(n, n);
+      for (let i = 0; i < n * n; i++) t.data[i] = ((p + 1) * eye.data[i] - m.data[i]) / p;
+      x = so.matmul(x, t);
+      let tp = t;
+      for (let k = 1; k < p; k++) tp = so.matmul(tp, t);
+      m = so.matmul(tp, m);
+    }
+    return { x, iters };
+  };
+  let nx = null;
+  const nTime = measure(() => (nx = newton()), { minReps: 2, budget: 0.3 });
+  let ex = null;
+  const eTime = measure(() => (ex = so.inverseRoot(s, p, { eps: 1e-12 })), { minReps: 3, budget: 0.3 });
+  rootRows.push([`${n}`, fmtBM(eTime), fmtSci(residual(ex)), fmtBM(nTime), `${nx.iters}`, fmtSci(residual(nx.x)), fmtRatio(nTime.best / eTime.best)]);
+}
+emit('### inverseRoot: eigh vs a coupled Newton iteration (p = 4, S = AᵀA/n + 1e-6·I)');
+emit();
+table(['n', 'eigh best / median', 'eigh residual', 'Newton best / median', 'Newton iterations', 'Newton residual', 'Newton ÷ eigh'], rootRows, 'lrrrrrr');
+emit('Residual: ‖Xᵖ·S − I‖_F/√n. The eigh path is what inverseRoot and Shampoo use.');
+emit();
+
 // 4. orthogonalize (Muon's Newton-Schulz, 5 steps) of 1024×4096 against its own GEMMs at the GEMM
 // rate measured here: X·Xᵀ (1024×4096×1024), A·A (1024³) and B·X (1024×1024×4096), 5 times each.
 progress('orthogonalize 1024x4096 vs its GEMMs');
