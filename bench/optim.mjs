@@ -665,6 +665,33 @@ table(['n', 'eigh best / median', 'eigh residual', 'Newton best / median', 'Newt
 emit('Residual: ‖Xᵖ·S − I‖_F/√n. The eigh path is what inverseRoot and Shampoo use.');
 emit();
 
+// 6. A transformer block's matrices (4 × 768², 768×3072, 3072×768): one stepMany over all six per
+// rule, defaults (shampoo's maxPreconditionerDim 1024 leaves the 3072 sides unpreconditioned; galore
+// refreshes its projectors every 200 steps, so its refresh step is timed on its own).
+progress('transformer block');
+const blockShapes = [[768, 768], [768, 768], [768, 768], [768, 768], [768, 3072], [3072, 768]];
+const blockRows = [];
+for (const rule of ['adamw', 'muon', 'shampoo', 'shampoo2', 'galore-adamw']) {
+  const opt = createOptimizer(rule);
+  const entries = blockShapes.map(([r, c], k) => {
+    const param = gaussian(r, c, 900 + k, 0.02);
+    return { optimizer: opt, param, grad: gaussian(r, c, 950 + k, 1e-3), state: opt.init(param) };
+  });
+  const first = measure(() => stepMany(entries), { minReps: 1, maxReps: 1, budget: 0, warmup: 0 });
+  const steady = measure(() => stepMany(entries), { minReps: 3, budget: 0.5, warmup: 0 });
+  const bytes = entries.reduce((sum, e) => sum + stateBytes(e.state), 0);
+  blockRows.push([rule, fmtTime(first.best), fmtBM(steady), fmtBytes(bytes)]);
+}
+emit('### A transformer block: 4 × 768×768, 768×3072, 3072×768 (one stepMany per step)');
+emit();
+table(['rule (defaults)', 'first step', 'later steps best / median', 'state bytes'], blockRows, 'lrrr');
+emit(
+  'First step: galore-adamw computes its six projectors (SVDs) there and again every 200 steps; shampoo and shampoo2 ' +
+    'recompute their roots (eigh of each 768×768 statistic) every step by default. PyTorch reference implementations ' +
+    'of these rules have not been run next to these figures yet.',
+);
+emit();
+
 // 4. orthogonalize (Muon's Newton-Schulz, 5 steps) of 1024×4096 against its own GEMMs at the GEMM
 // rate measured here: X·Xᵀ (1024×4096×1024), A·A (1024³) and B·X (1024×1024×4096), 5 times each.
 progress('orthogonalize 1024x4096 vs its GEMMs');
