@@ -13,22 +13,12 @@ import { qr } from '../src/reference/qr.js';
 import { eigh } from '../src/reference/eigh.js';
 import { orthogonalize, spectralNormGrad } from '../src/reference/orthogonalize.js';
 import { REFERENCE_OPTIMIZERS, referenceOptimizer } from '../src/reference/optim/index.js';
+import { rng } from './reference-helpers.js';
 
 const NUM_RUNS = Number(process.env.SPECOPT_REF_RUNS ?? 50);
 
 // ---------------------------------------------------------------- helpers
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomDense(rows: number, cols: number, rand: () => number): Dense {
   return dense(rows, cols, Array.from({ length: rows * cols }, () => 2 * rand() - 1));

@@ -7,6 +7,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { COMMON, DEFAULTS } from '../src/optim/defaults.js';
 import { rank1, readSpectral, referenceOptimizer, type RefState } from '../src/reference/optim/index.js';
+import { rng } from './reference-helpers.js';
 
 const NUM_RUNS = Number(process.env.SPECOPT_REF_RUNS ?? 50);
 
@@ -50,17 +51,6 @@ const norm2 = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, x) =>
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((s, x, i) => s + x * b[i]!, 0);
 const sgn = (x: number) => (x > 0 ? 1 : x < 0 ? -1 : 0);
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randomArray = (n: number, rand: () => number) => Array.from({ length: n }, () => 2 * rand() - 1);
 
 // ---------------------------------------------------------------- arbitraries

@@ -9,20 +9,10 @@ import { describe, it, expect } from 'vitest';
 import { dense, identity, transpose, type Dense } from '../src/reference/dense.js';
 import { inverseRoot } from '../src/reference/inverseRoot.js';
 import { REFERENCE_OPTIMIZERS, referenceOptimizer, type RefState } from '../src/reference/optim/index.js';
+import { rng } from './reference-helpers.js';
 
 // ---------------------------------------------------------------- helpers
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomDense(rows: number, cols: number, rand: () => number): Dense {
   return dense(rows, cols, Array.from({ length: rows * cols }, () => 2 * rand() - 1));

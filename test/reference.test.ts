@@ -12,6 +12,7 @@ import { svd } from '../src/reference/svd.js';
 import { qr } from '../src/reference/qr.js';
 import { powerIteration } from '../src/reference/powerIteration.js';
 import * as reference from '../src/reference/index.js';
+import { rng } from './reference-helpers.js';
 
 // SPECOPT_REF_RUNS=2000 for a longer soak; the default keeps the file to a few seconds.
 const NUM_RUNS = Number(process.env.SPECOPT_REF_RUNS ?? 50);
@@ -69,17 +70,6 @@ function expectOrthonormalColumns(q: Dense, tol = TOL): void {
   expectClose(mm(transpose(q), q), identity(q.cols), 1, tol);
 }
 
-/** Deterministic PRNG (mulberry32) for the non-property tests. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomMatrix(rows: number, cols: number, rand: () => number): Dense {
   return dense(rows, cols, Array.from({ length: rows * cols }, () => 2 * rand() - 1));
