@@ -21,21 +21,14 @@ import { expect } from 'vitest';
 import { Matrix, createOptimizer, type OptimizerState } from '../src/index.js';
 import { COMMON, DEFAULTS, type RuleName } from '../src/optim/defaults.js';
 import { referenceOptimizer, type RefOptimizer, type RefState } from '../src/reference/optim/index.js';
+import { maxAbsDiff } from './helpers.js';
+import { rng } from './reference-helpers.js';
+
+export { maxAbsDiff, rng };
 
 /** Unit roundoff of float32: 2⁻²⁴ ≈ 5.96e-8. */
 export const U32 = 2 ** -24;
 
-/** Deterministic PRNG (mulberry32), uniforms in [0, 1). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export type GradMode =
   /** randn · s_t with s_t = 10^U(−2, 1): magnitudes vary by three decades from step to step. */
@@ -82,17 +75,6 @@ export function maxAbs(x: ArrayLike<number>): number {
   return m;
 }
 
-/** max |a_i − b_i|; Infinity on NaN/Infinity or differing lengths (never passes a tolerance). */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!Number.isFinite(d)) return Infinity;
-    if (d > m) m = d;
-  }
-  return m;
-}
 
 export interface CrossReport {
   /** max over steps of err_t / (u·S_t) (see the header). */

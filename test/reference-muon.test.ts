@@ -13,28 +13,14 @@ import { qr } from '../src/reference/qr.js';
 import { eigh } from '../src/reference/eigh.js';
 import { orthogonalize, spectralNormGrad } from '../src/reference/orthogonalize.js';
 import { REFERENCE_OPTIMIZERS, referenceOptimizer } from '../src/reference/optim/index.js';
-import { rng } from './reference-helpers.js';
+import { mul, randomDense, rng } from './reference-helpers.js';
 
 const NUM_RUNS = Number(process.env.SPECOPT_REF_RUNS ?? 50);
 
 // ---------------------------------------------------------------- helpers
 
 
-function randomDense(rows: number, cols: number, rand: () => number): Dense {
-  return dense(rows, cols, Array.from({ length: rows * cols }, () => 2 * rand() - 1));
-}
 
-function mul(a: Dense, b: Dense): Dense {
-  expect(a.cols).toBe(b.rows);
-  const out = dense(a.rows, b.cols);
-  for (let i = 0; i < a.rows; i++)
-    for (let j = 0; j < b.cols; j++) {
-      let s = 0;
-      for (let p = 0; p < a.cols; p++) s += a.data[i * a.cols + p]! * b.data[p * b.cols + j]!;
-      out.data[i * b.cols + j] = s;
-    }
-  return out;
-}
 
 function diag(rows: number, cols: number, d: number[]): Dense {
   const out = dense(rows, cols);

@@ -9,26 +9,12 @@ import { describe, it, expect } from 'vitest';
 import { dense, identity, transpose, type Dense } from '../src/reference/dense.js';
 import { inverseRoot } from '../src/reference/inverseRoot.js';
 import { REFERENCE_OPTIMIZERS, referenceOptimizer, type RefState } from '../src/reference/optim/index.js';
-import { rng } from './reference-helpers.js';
+import { mul, randomDense, rng } from './reference-helpers.js';
 
 // ---------------------------------------------------------------- helpers
 
 
-function randomDense(rows: number, cols: number, rand: () => number): Dense {
-  return dense(rows, cols, Array.from({ length: rows * cols }, () => 2 * rand() - 1));
-}
 
-function mul(a: Dense, b: Dense): Dense {
-  expect(a.cols).toBe(b.rows);
-  const out = dense(a.rows, b.cols);
-  for (let i = 0; i < a.rows; i++)
-    for (let j = 0; j < b.cols; j++) {
-      let s = 0;
-      for (let p = 0; p < a.cols; p++) s += a.data[i * a.cols + p]! * b.data[p * b.cols + j]!;
-      out.data[i * b.cols + j] = s;
-    }
-  return out;
-}
 
 function diag(d: number[]): Dense {
   const n = d.length;
