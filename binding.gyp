@@ -21,6 +21,7 @@
         "native/rules/galore.cpp",
         "native/rules/muon.cpp",
         "native/rules/shampoo.cpp",
+        "native/rules/soap.cpp",
         "native/rules/sphere_sgd.cpp",
         "native/svd.cpp",
         "native/truncated_svd.cpp"

@@ -128,6 +128,17 @@ const Rule kRules[] = {
        return std::vector<size_t>{r >= c ? k * c : r * k, projected, projected};
      },
      GaloreStep, nullptr, false, -1, true},
+    {"soap", 12,
+     [](size_t r, size_t c, const double* s) {
+       bool left = s[9] != 0, right = s[10] != 0;
+       if ((left || right) && (r == 1 || c == 1)) throw std::invalid_argument("soap: vectors are not preconditioned");
+       std::vector<size_t> l{r * c, r * c};
+       if (left) l.insert(l.end(), {r * r, r * r});
+       if (right) l.insert(l.end(), {c * c, c * c});
+       l.push_back(2);
+       return l;
+     },
+     SoapStep, nullptr, false, -1, true},
 };
 constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 

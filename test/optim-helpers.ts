@@ -128,6 +128,7 @@ export function crossCheck(
     opt.step(param, grads[t]!, state);
     if (!sameBits(g, grads[t]!.data)) report.gradsUntouched = false;
     ref.step(w64, Float64Array.from(grads[t]!.data), rows, cols, refState);
+    if (name === 'soap' && t === 0) shareSoapBases(state, refState);
     scale += maxAbs(w64) + maxAbsDiff(w64, before);
     const err = maxAbsDiff(param.data, w64);
     const units = err / (U32 * scale);
@@ -137,6 +138,17 @@ export function crossCheck(
   report.scale = scale;
   report.moved = maxAbsDiff(w64, w0);
   return report;
+}
+
+/**
+ * SOAP's first call sets its eigenbases from a statistic that is rank-deficient on non-square
+ * shapes; the basis of its null space is not determined, and float32 LAPACK and the float64
+ * Jacobi legitimately pick different ones (ALGORITHMS.md). The reference gets the native bases
+ * (rounded float32 values, still orthonormal to ~1e-7) so that the steps after can be compared.
+ */
+export function shareSoapBases(native: OptimizerState, ref: RefState): void {
+  if (native.arrays.leftBasis) ref.QL = Float64Array.from(native.arrays.leftBasis);
+  if (native.arrays.rightBasis) ref.QR = Float64Array.from(native.arrays.rightBasis);
 }
 
 /** Asserts the report is within K units, with a message giving the numbers. */

@@ -15,6 +15,7 @@ import {
   Matrix,
   OPTIMIZER_RULES,
   createOptimizer,
+  matmul,
   loadState,
   saveState,
   stateBytes,
@@ -79,9 +80,12 @@ const copy = (m: Matrix): Matrix => Matrix.from(m.rows, m.cols, m.data);
 //          adagrad-full is in this family too, with gradients of comparable size from step to step
 //          ('awayFromZero'): its statistic ΣggᵀS has rank t < d, and magnitudes that vary by three
 //          decades would make it as ill-conditioned as 1e6 (measured ≤ 18 units this way).
+//          soap is in this family too: Adam in the eigenbasis of float32 eigh/QR of its statistics
+//          (eigenvector errors ~u·λ_max/gap); measured ≤ 3.5 units with the first-step bases shared
+//          (see shareSoapBases in optim-helpers.ts).
 //   galore-adamw is AdamW on a projected gradient (SVD-based projector, sign-normalised on both
 //          sides): adaptive, K = 32 (measured ≤ 1.3, refreshes included).
-// Measured: ≤ 2 units everywhere (vitest prints the worst case on failure). A wrong update is far
+// Measured: ≤ 2 units everywhere but soap (≤ 3.5; vitest prints the worst case on failure). A wrong update is far
 // outside: lr off by 1% moves w by 1% of its total displacement, typically hundreds of units, and
 // the mis-specified references of block 1b land at 10–1000× K. Every case must also move w by
 // ≥ 10·K·u·S, so that a 10% error in its displacement alone would exceed K (most move far more).
@@ -270,6 +274,21 @@ CASES.push(
     ...spectral({ lr: 0.01, rank: 2, updateProjGap: 3, weightDecay: 0.1 }),
     { lr: 0.01, rank: 3, updateProjGap: 4, scale: 1, spectralPenalty: 0.05 },
   ].map((hyper): Case => ({ name: 'galore-adamw', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  // soap: defaults (a refresh at Adam step 10), frequent refreshes, a separate statistics β,
+  // no bias correction with normalised updates, a side above maxPreconditionerDim, decay after the
+  // step (Frobenius and spectral), penalty. On non-square shapes crossCheck hands the reference
+  // the native first-step bases (ALGORITHMS.md: a rank-deficient statistic's null-space basis is
+  // not determined, so two correct eigensolvers may differ there).
+  ...[
+    {},
+    { lr: 0.01, preconditionFrequency: 3 },
+    { lr: 0.01, preconditionFrequency: 2, shampooBeta: 0.8, betas: [0.9, 0.99] },
+    { lr: 0.01, preconditionFrequency: 4, correctBias: false, normalizeGrads: true },
+    { lr: 0.01, preconditionFrequency: 3, maxPreconditionerDim: 6 },
+    { lr: 0.01, preconditionFrequency: 3, weightDecay: 0.1 },
+    ...spectral({ lr: 0.01, preconditionFrequency: 3, weightDecay: 0.1 }),
+    { lr: 0.01, preconditionFrequency: 3, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'soap', hyper: hyper as Case['hyper'], family: 'preconditioned' })),
 );
 
 const hyperOf = (c: Case, rows: number, cols: number): H => (typeof c.hyper === 'function' ? c.hyper(rows, cols) : c.hyper);
@@ -414,6 +433,10 @@ describe('1b. the cross-check catches a mis-specified update', () => {
     { what: 'muon: lr off by 1%', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.0202 }, family: 'matrix' },
     { what: 'muon: momentum 0.95 → 0.94', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, momentum: 0.94 }, family: 'matrix' },
     { what: 'muon: nesterov off', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, nesterov: false }, family: 'matrix' },
+    { what: 'soap: lr off by 1%', name: 'soap', hyper: { lr: 0.01, preconditionFrequency: 3 }, wrong: { lr: 0.0101, preconditionFrequency: 3 }, family: 'preconditioned', margin: 3 },
+    { what: 'soap: refresh every 4 steps instead of 3', name: 'soap', hyper: { lr: 0.01, preconditionFrequency: 3 }, wrong: { lr: 0.01, preconditionFrequency: 4 }, family: 'preconditioned' },
+    { what: 'soap: shampooBeta 0.95 → 0.9', name: 'soap', hyper: { lr: 0.01, preconditionFrequency: 3 }, wrong: { lr: 0.01, preconditionFrequency: 3, shampooBeta: 0.9 }, family: 'preconditioned' },
+    { what: 'soap: decay after the step off', name: 'soap', hyper: { lr: 0.01, weightDecay: 0.5 }, wrong: { lr: 0.01, weightDecay: 0 }, family: 'preconditioned' },
     { what: 'muon: 4 Newton-Schulz steps instead of 5', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, nsSteps: 4 }, family: 'matrix' },
   ];
 
@@ -450,6 +473,14 @@ const FULL: Record<RuleName, H> = {
   adafactor: { beta1: 0.9, weightDecay: 0.1 },
   'adam-mini': { lr: 0.01, blocks: 'cols', weightDecay: 0.1 },
   'sphere-sgd': { lr: 0.05, radius: 2, axis: 'rows' },
+  muon: { lr: 0.02, weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true },
+  shampoo: { lr: 0.05, eps: 1, betas: [0.9, 0.99], grafting: 'adam', preconditionFrequency: 2 },
+  shampoo2: { lr: 0.05, eps: 1, grafting: 'adagrad', weightDecay: 0.1 },
+  'adagrad-full': { lr: 0.05, eps: 1e-3 },
+  'galore-adamw': { lr: 0.01, rank: 2, updateProjGap: 3, weightDecay: 0.1 },
+  // maxPreconditionerDim 8: on 12×5 and 5×12 only the short side is rotated, so its first-step
+  // statistic has full rank and both backends agree on the basis (see ALGORITHMS.md on SOAP).
+  soap: { lr: 0.01, preconditionFrequency: 2, weightDecay: 0.1, spectralPenalty: 0.01, maxPreconditionerDim: 8 },
 };
 const RULES = Object.keys(FULL) as RuleName[];
 const RULE_BACKENDS = RULES.flatMap((name) => BACKENDS.map((backend) => [name, backend] as const));
@@ -658,7 +689,7 @@ describe('3. non-finite gradients', () => {
               expectSameSnapshot(before, snapshot(a.param, a.state), `${name} ${backend} skipped step`);
             }
           }
-          expect(a.o.step(a.param, a.grads[t]!, a.state)).toEqual({ skipped: false });
+          expect(a.o.step(a.param, a.grads[t]!, a.state)).toMatchObject({ skipped: false });
           b.o.step(b.param, b.grads[t]!, b.state);
         }
         expectSameSnapshot(snapshot(b.param, b.state), snapshot(a.param, a.state), `${name} ${backend} ${rows}x${cols} skip at ${at}`);
@@ -741,6 +772,14 @@ describe('4. bad input', () => {
     ['adamw', { spectralIters: 0 }, RangeError, /adamw.*spectralIters/],
     ['adamw', { spectralIters: 2.5 }, RangeError, /adamw.*spectralIters/],
     ['adam', { spectralPenalty: -1 }, RangeError, /adam.*spectralPenalty/],
+    ['soap', { shampooBeta: 1 }, RangeError, /soap.*shampooBeta/],
+    ['soap', { preconditionFrequency: 0 }, RangeError, /soap.*preconditionFrequency/],
+    ['soap', { preconditionFrequency: 2.5 }, RangeError, /soap.*preconditionFrequency/],
+    ['soap', { maxPreconditionerDim: -1 }, RangeError, /soap.*maxPreconditionerDim/],
+    ['soap', { betas: [0.95, 1] }, RangeError, /soap.*betas\[1\]/],
+    ['soap', { eps: 0 }, RangeError, /soap.*eps/],
+    ['soap', { precondition_frequency: 10 }, TypeError, /soap.*precondition_frequency/],
+    ['soap', { correctBias: 1 }, TypeError, /soap.*correctBias/],
   ];
 
   it.each(BAD_HYPER.map(([r, h, E, re]) => [`${r} ${JSON.stringify(h)}`, r, h, E, re] as const))(
@@ -1128,9 +1167,20 @@ describe('6. the reference backend', () => {
       name,
       hyper: FULL[name],
       family: (
-        { sgd: 'linear', pbsgd: 'linear', signsgd: 'sign', 'sphere-sgd': 'sphere', adafactor: 'factored' } as Record<string, Family>
+        {
+          sgd: 'linear',
+          pbsgd: 'linear',
+          signsgd: 'sign',
+          'sphere-sgd': 'sphere',
+          adafactor: 'factored',
+          muon: 'matrix',
+          shampoo: 'preconditioned',
+          shampoo2: 'preconditioned',
+          'adagrad-full': 'preconditioned',
+          soap: 'preconditioned',
+        } as Record<string, Family>
       )[name] ?? 'adaptive',
-      mode: name === 'signsgd' ? 'fixedSign' : 'varied',
+      mode: name === 'signsgd' ? 'fixedSign' : name === 'adagrad-full' ? 'awayFromZero' : 'varied',
     })),
     { name: 'adafactor', hyper: { relativeStep: false, lr: 0.01, weightDecay: 0.3, weightDecayNorm: 'spectral' }, family: 'factored' },
     { name: 'sphere-sgd', hyper: { lr: 0.05, radius: 2, norm: 'linf' }, family: 'sphere' },
@@ -1202,5 +1252,55 @@ describe('shampoo: a failed root computation', () => {
     opt.step(w, Matrix.from(2, 2, [1e20, 0, 0, 1e20]), state);
     expect(Array.from(state.arrays.leftRoot)).toEqual([1, 0, 0, 1]);
     expect(w.data.every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('soap: the first call, and failed eigenbasis computations', () => {
+  it('the first call sets the bases and changes nothing else; the second is an Adam step in that basis', () => {
+    const o = createOptimizer('soap', { lr: 0.01, weightDecay: 0 });
+    const w = Matrix.randn(6, 4, 3);
+    const w0 = w.data.slice();
+    const state = o.init(w);
+    const g = Matrix.randn(6, 4, 4);
+    expect(o.step(w, g, state)).toEqual({ skipped: false, rootFailures: 0 });
+    expect(sameBits(w.data, w0)).toBe(true);
+    expect(Array.from(state.arrays.expAvg!).every((x) => x === 0)).toBe(true);
+    // Q_L: orthonormal eigenvectors of 0.05·G·Gᵀ, eigenvalues descending along the columns.
+    const QL = new Matrix(6, 6, state.arrays.leftBasis!);
+    const L = matmul(g, g, { transB: true, alpha: 0.05 });
+    const D = matmul(QL, matmul(L, QL), { transA: true });
+    for (let i = 0; i < 6; i++) {
+      for (let j = 0; j < 6; j++) if (i !== j) expect(Math.abs(D.get(i, j))).toBeLessThan(1e-5);
+      if (i > 0) expect(D.get(i, i)).toBeLessThanOrEqual(D.get(i - 1, i - 1) + 1e-5);
+    }
+    // Step 2 (another gradient: in its own eigenbasis G' would be diagonal, its zeros rounding
+    // noise of random sign): with s = 1 the bias-corrected Adam direction is G'/(|G'| + ε)
+    // entrywise, so W moves by −lr·Q_L·sign(G')·Q_Rᵀ (ε = 1e-8 aside).
+    const g2 = Matrix.randn(6, 4, 5);
+    const QR = new Matrix(4, 4, state.arrays.rightBasis!.slice());
+    const QL1 = new Matrix(6, 6, QL.data.slice());
+    o.step(w, g2, state);
+    const Gp = matmul(QL1, matmul(g2, QR), { transA: true });
+    const S = Matrix.from(6, 4, Array.from(Gp.data, Math.sign));
+    const expected = matmul(QL1, matmul(S, QR, { transB: true }));
+    for (let i = 0; i < 24; i++) expect(w.data[i]! - w0[i]!).toBeCloseTo(-0.01 * expected.data[i]!, 5);
+  });
+
+  it('an overflowing statistic: identity bases, counted in rootFailures, never NaN', () => {
+    // 1e20² overflows float32: the statistics hold Infinity and eigh refuses them.
+    const o = createOptimizer('soap', { lr: 0.01, weightDecay: 0, preconditionFrequency: 1 });
+    const w = Matrix.from(2, 2, [1, 2, 3, 4]);
+    const state = o.init(w);
+    expect(o.step(w, Matrix.from(2, 2, [1e20, 0, 0, 1e20]), state).rootFailures).toBe(2);
+    expect(Array.from(state.arrays.leftBasis!)).toEqual([1, 0, 0, 1]);
+    expect(Array.from(w.data)).toEqual([1, 2, 3, 4]);
+    // Next: plain Adam (identity bases), then the refresh (QR of Infinity) fails on both sides
+    // and keeps the identity.
+    const result = o.step(w, Matrix.from(2, 2, [0.5, -0.5, 0.5, -0.5]), state);
+    expect(result.rootFailures).toBe(4);
+    expect(Array.from(state.arrays.rightBasis!)).toEqual([1, 0, 0, 1]);
+    const eta = (0.01 * Math.sqrt(1 - 0.95)) / (1 - 0.95);
+    const step = (eta * 0.05 * 0.5) / (Math.sqrt(0.05) * 0.5 + 1e-8);
+    [1 - step, 2 + step, 3 - step, 4 + step].forEach((x, i) => expect(Math.abs(w.data[i]! - x)).toBeLessThan(4 * U32 * Math.abs(x)));
   });
 });

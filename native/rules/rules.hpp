@@ -40,6 +40,7 @@ void MuonStep(const RuleArgs& a);
 void ShampooStep(const RuleArgs& a);
 void AdagradFullStep(const RuleArgs& a);
 void GaloreStep(const RuleArgs& a);
+void SoapStep(const RuleArgs& a);
 void SphereSgdStep(const RuleArgs& a);
 void SphereSgdCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
 

@@ -1,7 +1,7 @@
 // Every rule's hyperparameters and their defaults, in one place. Names are camelCase; a name not
 // listed for a rule is rejected. Sources: ../shared/ALGORITHMS.md and the reference
 // implementations it names (PyTorch torch.optim, transformers' Adafactor, zyushun/Adam-mini,
-// KellerJordan/Muon).
+// KellerJordan/Muon, nikhilvyas/SOAP).
 
 /** Options every rule with decoupled weight decay accepts (seed 000 spectral decay). */
 export const SPECTRAL_DECAY = {
@@ -82,6 +82,23 @@ export const DEFAULTS = {
     scale: 0.25,
     /** 'svd': exact top-r singular vectors; 'randomized': truncatedSvd's range finder. */
     projector: 'svd' as 'svd' | 'randomized',
+    ...SPECTRAL_DECAY,
+  },
+  soap: {
+    lr: 3e-3,
+    betas: [0.95, 0.95] as [number, number],
+    /** β of the statistics' moving average; negative (the default, as in the reference): betas[1]. */
+    shampooBeta: -1,
+    eps: 1e-8,
+    /** Decoupled, applied after the step (the reference's order). */
+    weightDecay: 0.01,
+    /** Adam steps between eigenbasis refreshes (one power-iteration step and a QR). */
+    preconditionFrequency: 10,
+    /** A side longer than this is not rotated. */
+    maxPreconditionerDim: 10000,
+    correctBias: true,
+    /** Divide the update by its RMS (the reference's option for large preconditionFrequency). */
+    normalizeGrads: false,
     ...SPECTRAL_DECAY,
   },
   muon: {

@@ -15,7 +15,7 @@ export type Backend = 'native' | 'reference';
 export interface StepResult {
   /** True when the gradient held NaN/Infinity and `nonFinite: 'skip'` left everything as it was. */
   skipped: boolean;
-  /** Shampoo: root computations that failed so far (each time the previous root was kept). */
+  /** Shampoo and SOAP: root or eigenbasis computations that failed so far (each kept the previous one). */
   rootFailures?: number;
 }
 

@@ -12,6 +12,7 @@ import { adagradFull } from './adagradFull.js';
 import { galore } from './galore.js';
 import { muon } from './muon.js';
 import { shampoo, shampoo2 } from './shampoo.js';
+import { soap } from './soap.js';
 import { sphereSgd } from './sphereSgd.js';
 
 export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
@@ -30,4 +31,5 @@ export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   shampoo2,
   'adagrad-full': adagradFull,
   'galore-adamw': galore,
+  soap,
 };

@@ -21,6 +21,7 @@ import { muon } from './muon.js';
 import { pbsgd } from './pbsgd.js';
 import { rmsprop } from './rmsprop.js';
 import { shampoo } from './shampoo.js';
+import { soap } from './soap.js';
 import { sgd } from './sgd.js';
 import { signsgd } from './signsgd.js';
 import { sphereSgd } from './sphereSgd.js';
@@ -56,6 +57,7 @@ const RULES: Record<string, (h: Hyper) => Rule> = {
   shampoo2: (h) => shampoo(h, 2, 'shampoo2'),
   'galore-adamw': galore,
   'adagrad-full': adagradFull,
+  soap,
 };
 
 export const REFERENCE_OPTIMIZERS = Object.keys(RULES);
