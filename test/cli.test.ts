@@ -113,6 +113,21 @@ describe('specopt train --out', () => {
   });
 });
 
+describe('specopt train --diagnose', () => {
+  it('prints power vs SVD spectral norms per layer and both sides of the penalty inequality, untrained and trained', () => {
+    const out = join(work, 'diagnose');
+    const r = run(['train', '--optimizer', 'adamw', '--epochs', '1', '--diagnose', '--out', out, ...SMALL]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/diagnostics, untrained/);
+    expect(r.stdout).toMatch(/diagnostics, adamw after training/);
+    expect(r.stdout.match(/layer 1 \(32x784\): ‖W‖₂ power [\d.]+ +svd [\d.]+/g)).toHaveLength(2);
+    expect(r.stdout.match(/test sample \d \(digit \d\): .* ≤ .* ratio [\d.e-]+ +holds/g)).toHaveLength(6);
+    const run0 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).runs[0];
+    expect(run0.diagnostics.trained.spectralNorms).toHaveLength(3);
+    expect(run0.diagnostics.untrained.penalty[0]).toMatchObject({ holds: true, ratio: expect.any(Number), lhs: expect.any(Number), rhs: expect.any(Number) });
+  });
+});
+
 // ---------------------------------------------------------------- checkpoints
 
 const CKPT = ['--optimizer', 'muon', '--epochs', '3', '--seed', '5', ...SMALL];

@@ -86,10 +86,11 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
 const tickLabel = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(0) : String(Number(v.toPrecision(4))));
 
 /** A line chart as an inline SVG element. logY: logarithmic y axis (values must be > 0). */
-export function lineChart(opts: { title: string; xLabel: string; yLabel: string; series: Series[]; logY?: boolean; yMin?: number; yMax?: number }): string {
-  const W = 720;
+export function lineChart(opts: { title: string; xLabel: string; yLabel: string; series: Series[]; logY?: boolean; yMin?: number; yMax?: number; integerX?: boolean }): string {
+  const W = 760;
   const H = 360;
-  const m = { left: 64, right: 16, top: 32, bottom: 48 };
+  // The right margin holds the legend.
+  const m = { left: 64, right: 136, top: 32, bottom: 48 };
   const pts = opts.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!opts.logY || y > 0));
   if (pts.length === 0) return `<p>${esc(opts.title)}: no finite values to plot.</p>`;
   const fy = (y: number) => (opts.logY ? Math.log10(y) : y);
@@ -119,7 +120,7 @@ export function lineChart(opts: { title: string; xLabel: string; yLabel: string;
     const y = sy(v).toFixed(1);
     parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${y}" y2="${y}" class="grid"/><text x="${m.left - 6}" y="${y}" dy="4" text-anchor="end" class="tick">${tickLabel(v)}</text>`);
   }
-  for (const v of niceTicks(xMin, xMax, 8)) {
+  for (const v of niceTicks(xMin, xMax, 8).filter((t) => !opts.integerX || Number.isInteger(t))) {
     const x = sx(v).toFixed(1);
     parts.push(`<line x1="${x}" x2="${x}" y1="${m.top}" y2="${H - m.bottom}" class="grid"/><text x="${x}" y="${H - m.bottom + 16}" text-anchor="middle" class="tick">${tickLabel(v)}</text>`);
   }
@@ -134,6 +135,11 @@ export function lineChart(opts: { title: string; xLabel: string; yLabel: string;
     parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"><title>${esc(s.name)}</title></path>`);
     if (ok.length <= 40) for (const [x, y] of ok) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${clampY(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
   }
+  opts.series.forEach((s, i) => {
+    const y = m.top + 8 + i * 18;
+    const x = W - m.right + 12;
+    parts.push(`<line x1="${x}" x2="${x + 16}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="3"/><text x="${x + 22}" y="${y}" dy="4" class="tick">${esc(s.name)}</text>`);
+  });
   parts.push('</svg>');
   return parts.join('\n');
 }
@@ -166,11 +172,13 @@ export function renderReport(results: Results): string {
     title: 'Test accuracy after each epoch',
     xLabel: 'epoch',
     yLabel: 'test accuracy',
+    integerX: true,
     series: runs.map((r, i) => ({ name: r.optimizer, color: colorOf(i), points: r.epochs.filter((e) => e.epoch > 0).map((e): [number, number] => [e.epoch, e.testAccuracy]) })),
   });
   const trainLossChart = lineChart({
     title: 'Loss on the whole training set after each epoch',
     xLabel: 'epoch',
+    integerX: true,
     yLabel: 'cross-entropy (log scale)',
     logY: true,
     series: runs.map((r, i) => ({ name: r.optimizer, color: colorOf(i), points: r.epochs.map((e): [number, number] => [e.epoch, e.trainLoss]) })),
@@ -203,7 +211,7 @@ export function renderReport(results: Results): string {
 <meta charset="utf-8">
 <title>specopt: MNIST MLP ${esc(config.sizes.join('-'))}, ${runs.length} optimizer${runs.length === 1 ? '' : 's'}</title>
 <style>
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1600px; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem; } h3 { font-size: 1rem; margin-bottom: .2rem; }
 .sub { color: #555; margin-top: 0; }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
