@@ -70,6 +70,11 @@ export const RECIPES: Record<string, Recipe> = {
     hyper: { lr: 0.01 },
     why: 'full-matrix AdaGrad where d = m·n <= maxDim (4096); larger parameters by the fallback',
   },
+  soap: {
+    applyTo: 'all',
+    hyper: {},
+    why: 'nikhilvyas/SOAP defaults (lr 3e-3, betas 0.95/0.95, eigenbases refreshed every 10 steps); biases are plain Adam, as 1-D tensors are in the reference',
+  },
   muon: {
     applyTo: 'hidden',
     hyper: { lr: 0.02, momentum: 0.95 },
