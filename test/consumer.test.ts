@@ -1,10 +1,10 @@
 // The package as users get it: `npm pack` with a linux-x64 N-API prebuild made by prebuildify
 // (node-gyp, binding.gyp), installed into an empty project and used from ESM, from CommonJS and
-// through the bin, with no compiler involved; and the same package without a prebuild, whose
+// through the `specopt` bin, with no compiler involved; and the same package without a prebuild, whose
 // install falls back to building from source. Everything happens in temporary directories, so the
 // repository's own build/ and prebuilds/ are not touched.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +106,16 @@ describe('the packed package', () => {
     expect(esm.blas).toMatch(/OpenBLAS/);
     const cjs = JSON.parse(await run(process.execPath, ['-e', USE_CJS], app));
     expect(cjs.S).toEqual([4, 3]);
+    // The bin, as npm linked it: a short training run that writes its results, and the tour.
+    const bin = join(app, 'node_modules', '.bin', 'specopt');
+    const out = join(app, 'out');
+    const log = await run(bin, ['train', '--optimizer', 'adamw,soap', '--epochs', '2', '--train-size', '1000', '--test-size', '200', '--no-progress', '--out', out], app);
+    expect(log).toMatch(/test accuracy/);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { optimizer: string; testAccuracy: number }[] };
+    expect(results.runs.map((r) => r.optimizer)).toEqual(['adamw', 'soap']);
+    for (const r of results.runs) expect(r.testAccuracy).toBeGreaterThan(0.5);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/<svg/);
+    expect(await run(bin, ['tour'], app)).toMatch(/GFLOP\/s/);
   }, 120_000);
 
   it('without a prebuild, the install builds the addon from source (cmake-js) and works', async () => {
