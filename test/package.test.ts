@@ -41,6 +41,18 @@ describe('entry points', () => {
   });
 });
 
+describe('OpenMP wait policy', () => {
+  const policy = (env: NodeJS.ProcessEnv = {}) =>
+    node("await import('./dist/index.mjs'); console.log(process.env.OMP_WAIT_POLICY)", env).trim();
+
+  it("is set to 'passive' before the addon loads, and a user's value is kept", () => {
+    const clean = { ...process.env };
+    delete clean.OMP_WAIT_POLICY;
+    expect(execFileSync(process.execPath, ['--input-type=module', '-e', "await import('./dist/index.mjs'); console.log(process.env.OMP_WAIT_POLICY)"], { cwd: root, env: clean, encoding: 'utf8' }).trim()).toBe('passive');
+    expect(policy({ OMP_WAIT_POLICY: 'active' })).toBe('active');
+  });
+});
+
 describe('OpenBLAS core type', () => {
   const cpuinfo = existsSync('/proc/cpuinfo') ? execFileSync('cat', ['/proc/cpuinfo'], { encoding: 'utf8' }) : '';
   const avx512 = ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'].every((f) => new RegExp(`\\b${f}\\b`).test(cpuinfo));
