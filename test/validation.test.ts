@@ -221,6 +221,32 @@ describe('the native boundary checks again when TS is bypassed', () => {
     expect(() => addon.matmul(f(12), 3, 4)).toThrow(TypeError);
   });
 
+  it('optimizerPlan / optimizerRun: a kept batch is re-verified on every run', () => {
+    const sgd = (addon.optimizerRules() as string[]).indexOf('sgd');
+    // One 2x3 sgd entry without momentum: no state buffers; scalars lr, momentum, dampening,
+    // nesterov, l2, decay, first.
+    const numbers = (momentum = 0) => new Float64Array([sgd, 2, 3, 0, 0, 0, 0, 0, momentum > 0 ? 1 : 0, 7, 0.5, momentum, 0, 0, 0, 0, 1]);
+    const w = new Float32Array(6).fill(1);
+    const g = new Float32Array(6).fill(1);
+    expect(() => addon.optimizerPlan([w, f(5)], numbers(), 1)).toThrow(/grad.data must have 6 elements, got 5/);
+    expect(() => addon.optimizerPlan([w, g], numbers(0.9), 1)).toThrow(/expected 1 state buffers|arrays end early/);
+    const plan = addon.optimizerPlan([w, g], numbers(), 1);
+    expect(() => addon.optimizerRun({}, numbers())).toThrow(TypeError);
+    expect(() => addon.optimizerRun(plan, new Float32Array(17))).toThrow(TypeError);
+    expect(() => addon.optimizerRun(plan, new Float64Array(16))).toThrow(RangeError);
+    expect(() => addon.optimizerRun(plan)).toThrow(TypeError);
+    // Scalars that would need a momentum buffer the plan does not have.
+    expect(() => addon.optimizerRun(plan, numbers(0.9))).toThrow(/no longer fit/);
+    expect(Array.from(w)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(addon.optimizerRun(plan, numbers())).toEqual([]);
+    expect(Array.from(w)).toEqual([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+    // A detached gradient: nothing done, null (the caller checks from scratch).
+    const moved = new Float32Array(structuredClone(g.buffer, { transfer: [g.buffer] }));
+    expect(addon.optimizerRun(plan, numbers())).toBeNull();
+    expect(Array.from(w)).toEqual([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+    expect(Array.from(moved)).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
   it('decompositions: short buffers and bad sizes', () => {
     expect(() => addon.eigh(f(3), 2)).toThrow('eigh: s.data must have 4 elements, got 3');
     expect(() => addon.svd(f(5), 2, 3)).toThrow('svd: a.data must have 6 elements, got 5');

@@ -1,7 +1,7 @@
 // createOptimizer, the per-parameter step and the multi-parameter step. The native backend runs
 // every rule as a fused loop (native/rules/); the reference backend runs the float64 formulas of
 // src/reference/optim. Both keep their state in an OptimizerState, saved and loaded alike.
-import { native } from '../native.js';
+import { native, type StepPlanHandle } from '../native.js';
 import { referenceOptimizer, type RefOptimizer, type RefState } from '../reference/optim/index.js';
 import { checkMatrix, describe, type MatrixLike } from '../validate.js';
 import { RULES, type RuleName } from './defaults.js';
@@ -91,7 +91,7 @@ export class Optimizer<R extends RuleName = RuleName> {
   /** One update of `param.data` in place from `grad`. See `stepMany` for many parameters at once. */
   step(param: MatrixLike, grad: MatrixLike, state: OptimizerState): StepResult {
     const entries = [{ optimizer: this as Optimizer, param, grad, state }];
-    return run(entries, new Plan(entries))[0];
+    return run(entries, new Plan(entries))![0];
   }
 
   /**
@@ -107,7 +107,8 @@ export class Optimizer<R extends RuleName = RuleName> {
     const { rows, cols } = param;
     const layout = this.layout(rows, cols);
     batch.arrays.push(param.data, grad.data);
-    const buffers: [string, Float32Array][] = [];
+    const names: string[] = [];
+    const buffers: Float32Array[] = [];
     for (let b = 0; b < layout.length; b++) {
       const name = layout[b][0];
       const length = layout[b][1];
@@ -116,7 +117,8 @@ export class Optimizer<R extends RuleName = RuleName> {
         throw new RangeError(`${where(entries, index)}: state buffer '${name}' must be a Float32Array of ${length}, got ${describe(a)}`);
       }
       batch.arrays.push(a);
-      buffers.push([name, a]);
+      names.push(name);
+      buffers.push(a);
     }
     const warm = state.arrays.spectralVector;
     if (warm !== undefined) {
@@ -151,7 +153,9 @@ export class Optimizer<R extends RuleName = RuleName> {
       gradData: grad.data,
       rows,
       cols,
+      names,
       buffers,
+      info: state.arrays.info as Float32Array | undefined,
       warm,
       scalarOffset,
       t: state.step + 1,
@@ -341,36 +345,39 @@ export interface StepEntry {
  */
 export function stepMany(entries: readonly StepEntry[]): StepResult[] {
   if (!Array.isArray(entries)) throw new TypeError(`stepMany: entries must be an array, got ${describe(entries)}`);
-  let plan = PLANS.get(entries);
-  if (!plan?.reuse(entries)) {
-    plan = new Plan(entries);
-    PLANS.set(entries, plan);
-  }
-  return run(entries, plan);
+  const kept = PLANS.get(entries);
+  const results = kept?.reuse(entries) ? run(entries, kept) : null;
+  if (results) return results;
+  const plan = new Plan(entries);
+  PLANS.set(entries, plan);
+  return run(entries, plan)!;
 }
 
-function run(entries: readonly StepEntry[], plan: Plan): StepResult[] {
-  const { batch, nativeIdx, referenceIdx } = plan;
+/** The step of a checked plan; null (nothing done) when the addon found its copy out of date. */
+function run(entries: readonly StepEntry[], plan: Plan): StepResult[] | null {
+  const { batch, planned, nativeIdx, referenceIdx } = plan;
   // Reference updates are computed first and written last, so any failure writes nothing.
   const commits = referenceIdx.map((i: number) => entries[i].optimizer.referenceStep(entries[i].param, entries[i].grad, entries[i].state));
   const results: StepResult[] = new Array(entries.length);
   if (nativeIdx.length) {
-    let skipped: number[];
+    let skipped: number[] | null;
     try {
-      skipped = native.addon.optimizerStep(batch.arrays, batch.numbers.subarray(0, batch.length), nativeIdx.length);
+      skipped =
+        plan.handle !== undefined
+          ? native.addon.optimizerRun(plan.handle, plan.numbers)
+          : native.addon.optimizerStep(batch.arrays, plan.numbers, nativeIdx.length);
     } catch (error) {
       throw renumber(error, entries, nativeIdx);
     }
+    if (skipped === null) return null;
     for (let k = 0, s = 0; k < nativeIdx.length; k++) {
-      const i = nativeIdx[k];
+      const p = planned[k];
       if (s < skipped.length && skipped[s] === k) {
-        results[i] = SKIPPED;
+        results[nativeIdx[k]] = SKIPPED;
         s++;
       } else {
-        const { state } = entries[i];
-        state.step += 1;
-        const info = state.arrays.info;
-        results[i] = info === undefined ? UPDATED : { skipped: false, rootFailures: info[1] };
+        p.state.step += 1;
+        results[nativeIdx[k]] = p.info === undefined ? UPDATED : { skipped: false, rootFailures: p.info[1] };
       }
     }
   }
@@ -389,7 +396,11 @@ interface PlannedEntry {
   gradData: Float32Array;
   rows: number;
   cols: number;
-  buffers: [string, Float32Array][];
+  /** The state buffers by name, as checked. */
+  names: string[];
+  buffers: Float32Array[];
+  /** Shampoo's counters (one of `buffers`). */
+  info: Float32Array | undefined;
   warm: StateArray | undefined;
   scalarOffset: number;
   t: number;
@@ -400,12 +411,21 @@ interface PlannedEntry {
  * when every entry still refers to the same objects and buffers, the batch is reused and only
  * the step-dependent scalars are rewritten, so a step over many small parameters costs little
  * more than over one large one. Anything else rebuilds it with the full checks.
+ *
+ * From its first reuse on, the addon keeps its own checked copy of the batch (`handle`, holding
+ * references to the arrays): a step passes just the numbers, and the addon re-verifies every
+ * array's type, data pointer and length instead of parsing the batch again. A buffer detached
+ * or resized meanwhile (which identities alone cannot show) makes it return null, and the batch
+ * is checked again from scratch.
  */
 class Plan {
   readonly batch = new NativeBatch();
   readonly planned: PlannedEntry[] = [];
   readonly nativeIdx: number[] = [];
   readonly referenceIdx: number[] = [];
+  /** The batch's numbers (their layout is fixed once built). */
+  readonly numbers: Float64Array;
+  handle: StepPlanHandle | undefined;
 
   constructor(entries: readonly StepEntry[]) {
     const seen = new Set<Float32Array>();
@@ -427,44 +447,45 @@ class Plan {
         this.referenceIdx.push(i);
       }
     }
+    this.numbers = this.batch.numbers.subarray(0, this.batch.length);
   }
 
-  /** True when entries still match the plan; then the scalars are brought up to date. */
+  /**
+   * True when entries still refer to the objects and arrays the plan was built from; then the
+   * scalars are brought up to date (and the addon's copy made, if there is none yet). Touches
+   * as few objects per entry as it can: this runs for every parameter of every step.
+   */
   reuse(entries: readonly StepEntry[]): boolean {
-    if (entries.length !== this.nativeIdx.length || this.referenceIdx.length) return false;
     const planned = this.planned;
+    if (entries.length !== planned.length || this.referenceIdx.length) return false;
+    const numbers = this.numbers;
     for (let k = 0; k < planned.length; k++) {
       const p = planned[k];
       const e = entries[k];
-      const state = e.state;
-      if (
-        e !== p.entry ||
-        e.optimizer !== p.optimizer ||
-        e.param !== p.param ||
-        e.grad !== p.grad ||
-        state !== p.state ||
-        e.param.data !== p.paramData ||
-        e.grad.data !== p.gradData ||
-        e.param.rows !== p.rows ||
-        e.param.cols !== p.cols ||
-        e.grad.rows !== p.rows ||
-        e.grad.cols !== p.cols ||
-        !Number.isSafeInteger(state.step) ||
-        state.step < 0 ||
-        state.arrays.spectralVector !== p.warm
-      ) {
-        return false;
+      if (e !== p.entry || e.optimizer !== p.optimizer || e.param !== p.param || e.grad !== p.grad || e.state !== p.state) return false;
+      const { param, grad, state, rows, cols } = p;
+      if (param.data !== p.paramData || param.rows !== rows || param.cols !== cols) return false;
+      if (grad.data !== p.gradData || grad.rows !== rows || grad.cols !== cols) return false;
+      const step = state.step;
+      const arrays = state.arrays;
+      if (!Number.isSafeInteger(step) || step < 0 || arrays.spectralVector !== p.warm) return false;
+      const { names, buffers } = p;
+      for (let b = 0; b < names.length; b++) if (arrays[names[b]] !== buffers[b]) return false;
+      // Writing the scalars before all entries are checked is harmless: a plan that does not
+      // fit is dropped.
+      const t = step + 1;
+      if (t !== p.t) {
+        const scalars = p.optimizer.stepScalars(t, rows, cols);
+        for (let j = 0; j < scalars.length; j++) numbers[p.scalarOffset + j] = scalars[j];
+        p.t = t;
       }
-      for (let b = 0; b < p.buffers.length; b++) if (state.arrays[p.buffers[b][0]] !== p.buffers[b][1]) return false;
     }
-    const numbers = this.batch.numbers;
-    for (let k = 0; k < planned.length; k++) {
-      const p = planned[k];
-      const t = p.state.step + 1;
-      if (t === p.t) continue;
-      const scalars = p.optimizer.stepScalars(t, p.rows, p.cols);
-      for (let j = 0; j < scalars.length; j++) numbers[p.scalarOffset + j] = scalars[j];
-      p.t = t;
+    if (this.handle === undefined && planned.length) {
+      try {
+        this.handle = native.addon.optimizerPlan(this.batch.arrays, numbers, planned.length);
+      } catch {
+        return false; // a buffer changed in a way identities do not show: check from scratch
+      }
     }
     return true;
   }
