@@ -491,29 +491,32 @@ Napi::Value Execute(const Napi::Env& env, const std::vector<Entry>& entries) {
 }
 
 // A batch checked once and kept for the next steps (optimizerPlan / optimizerRun). It holds a
-// strong reference to every typed array it points into, so none can be collected while the plan
-// lives; but a buffer can still be detached (transfer, structuredClone/postMessage with transfer)
-// or a resizable one shrunk, and V8 gives no notice of either. So every run re-reads each
-// array's type, data pointer and length (napi_get_typedarray_info, ~50 ns an array) and does
-// nothing if any differs from when the plan was made: the raw pointers kept here are used only
-// when they are exactly what a full parse would find now.
-struct PlannedArray {
+// strong reference to the ArrayBuffer under every array it points into, so none can be collected
+// while the plan lives; but a buffer can still be detached (transfer, structuredClone/postMessage
+// with transfer) or, if resizable, shrunk, and V8 gives no notice of either. So every run reads
+// each buffer's data pointer and byte length again (napi_get_arraybuffer_info, once per buffer
+// however many arrays share it) and does nothing unless the pointer is the same and every
+// planned span still lies inside: the raw pointers kept here are used only while they point
+// into live memory of the arrays they were checked on. (A view's buffer and offset never change,
+// so its span follows from its buffer's.) A SharedArrayBuffer fails the check (it is not an
+// ArrayBuffer to Node-API): such batches are parsed on every step instead.
+struct PlannedBuffer {
   napi_ref ref;
-  const void* data;
-  size_t length;
+  const uint8_t* data;
+  size_t end;  // bytes of it the plan uses, from its start
 };
 
 class StepPlan {
  public:
   explicit StepPlan(napi_env env) : env_(env) {}
   ~StepPlan() {
-    for (const PlannedArray& a : arrays) napi_delete_reference(env_, a.ref);
+    for (const PlannedBuffer& b : buffers) napi_delete_reference(env_, b.ref);
   }
   StepPlan(const StepPlan&) = delete;
   StepPlan& operator=(const StepPlan&) = delete;
 
   std::vector<Entry> entries;
-  std::vector<PlannedArray> arrays;
+  std::vector<PlannedBuffer> buffers;
   size_t numberCount = 0;
 
  private:
@@ -543,11 +546,28 @@ Napi::Value OptimizerPlan(const Napi::CallbackInfo& info) {
   auto plan = std::make_unique<StepPlan>(env);
   plan->entries = ParseBatch(env, info[0], info[1], info[2], &seen);
   plan->numberCount = info[1].As<Napi::TypedArray>().ElementLength();
-  plan->arrays.reserve(seen.size());
+  // One reference per distinct buffer (arrays sharing a buffer have the same base pointer);
+  // empty arrays are never read or written, so they need none.
+  std::vector<std::pair<const uint8_t*, size_t>> index;  // base pointer -> plan->buffers slot
   for (const auto& [value, view] : seen) {
+    if (view.length == 0) continue;
+    napi_value buffer = nullptr;
+    size_t offset = 0;
+    if (napi_get_typedarray_info(env, value, nullptr, nullptr, nullptr, &buffer, &offset) != napi_ok) {
+      throw Napi::Error::New(env, "optimizer plan: cannot read an array's buffer");
+    }
+    const uint8_t* base = reinterpret_cast<const uint8_t*>(view.data) - offset;
+    size_t end = offset + view.length * sizeof(float);
+    auto known = std::find_if(index.begin(), index.end(), [&](const auto& x) { return x.first == base; });
+    if (known != index.end()) {
+      size_t& used = plan->buffers[known->second].end;
+      used = std::max(used, end);
+      continue;
+    }
     napi_ref ref = nullptr;
-    if (napi_create_reference(env, value, 1, &ref) != napi_ok) throw Napi::Error::New(env, "optimizer plan: cannot reference an array");
-    plan->arrays.push_back(PlannedArray{ref, view.data, view.length});
+    if (napi_create_reference(env, buffer, 1, &ref) != napi_ok) throw Napi::Error::New(env, "optimizer plan: cannot reference a buffer");
+    plan->buffers.push_back(PlannedBuffer{ref, base, end});
+    index.emplace_back(base, plan->buffers.size() - 1);
   }
   Napi::External<StepPlan> external =
       Napi::External<StepPlan>::New(env, plan.release(), [](Napi::Env, StepPlan* p) { delete p; });
@@ -566,14 +586,12 @@ Napi::Value OptimizerRun(const Napi::CallbackInfo& info) {
   if (numberCount != plan.numberCount) throw Napi::RangeError::New(env, "optimizer run: the numbers do not fit the plan");
   // Every array still where, and as long as, it was (see StepPlan); if not, null: the caller
   // checks the batch again from scratch.
-  for (const PlannedArray& a : plan.arrays) {
+  for (const PlannedBuffer& b : plan.buffers) {
     napi_value v = nullptr;
-    napi_typedarray_type type = napi_int8_array;
-    size_t length = 0;
     void* data = nullptr;
-    if (napi_get_reference_value(env, a.ref, &v) != napi_ok || v == nullptr ||
-        napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
-        type != napi_float32_array || length != a.length || (length != 0 && data != a.data)) {
+    size_t length = 0;
+    if (napi_get_reference_value(env, b.ref, &v) != napi_ok || v == nullptr ||
+        napi_get_arraybuffer_info(env, v, &data, &length) != napi_ok || data != b.data || length < b.end) {
       return env.Null();
     }
   }

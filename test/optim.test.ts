@@ -1183,6 +1183,34 @@ describe('5. stepMany', () => {
       }
     });
 
+    it('parameters and gradients as views of one flat buffer each, or on a SharedArrayBuffer', () => {
+      for (const Buffer of [ArrayBuffer, SharedArrayBuffer]) {
+        const o = opt('adamw', { lr: 0.01 });
+        const shapes: [number, number][] = [[3, 4], [5, 2], [1, 7], [4, 4]];
+        const total = shapes.reduce((n, [r, c]) => n + r * c, 0);
+        const flatW = new Float32Array(new Buffer(total * 4));
+        const flatG = new Float32Array(new Buffer(total * 4));
+        let at = 0;
+        const es: StepEntry[] = [];
+        const twins: { param: Matrix; state: OptimizerState; grads: Matrix[] }[] = [];
+        shapes.forEach(([r, c], i) => {
+          const param = { rows: r, cols: c, data: flatW.subarray(at, at + r * c) };
+          param.data.set(Matrix.randn(r, c, i).data);
+          const grad = { rows: r, cols: c, data: flatG.subarray(at, at + r * c) };
+          at += r * c;
+          es.push({ optimizer: o, param, grad, state: o.init(param) });
+          const twin = Matrix.from(r, c, param.data);
+          twins.push({ param: twin, state: o.init(twin), grads: gradients(r, c, 4, 40 + i) });
+        });
+        for (let t = 0; t < 4; t++) {
+          es.forEach((e, i) => e.grad.data.set(twins[i]!.grads[t]!.data));
+          stepMany(es);
+          twins.forEach((x) => o.step(x.param, x.grads[t]!, x.state));
+        }
+        es.forEach((e, i) => expectSameSnapshot(snapshot(twins[i]!.param, twins[i]!.state), snapshot(e.param, e.state), `${Buffer.name} entry ${i}`));
+      }
+    });
+
     it('a resizable buffer shrunk under a kept batch: refused; grown back: used again', () => {
       const o = opt('adam', { lr: 0.01 });
       const buffer = new ArrayBuffer(12 * 4, { maxByteLength: 64 * 4 });
