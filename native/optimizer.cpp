@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
@@ -325,6 +326,29 @@ void ParallelRanges(size_t n, int parts, F f) {
   }
 }
 
+// Runs f(k) for every k in [0, count) on `threads` threads, each taking one contiguous run of
+// k's holding about the same number of floats (size(k)): many small parameters are shared out as
+// evenly as one large one, each thread streaming through neighbouring entries, with no queue.
+template <typename S, typename F>
+void Balanced(size_t count, int threads, S size, F f) {
+  if (threads <= 1 || count < 2) {
+    for (size_t k = 0; k < count; ++k) f(k);
+    return;
+  }
+  size_t total = 0;
+  for (size_t k = 0; k < count; ++k) total += size(k);
+  std::vector<size_t> cut(size_t(threads) + 1, count);
+  cut[0] = 0;
+  size_t sum = 0, p = 1;
+  for (size_t k = 0; k < count && p < size_t(threads); ++k) {
+    while (p < size_t(threads) && sum >= total / size_t(threads) * p) cut[p++] = k;
+    sum += size(k);
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t)
+    for (size_t k = cut[t]; k < cut[t + 1]; ++k) f(k);
+}
+
 bool GradientFinite(const Entry& e) {
   size_t n = e.rows * e.cols;
   int parts = PassThreads(n);
@@ -445,11 +469,12 @@ Napi::Value Execute(const Napi::Env& env, const std::vector<Entry>& entries) {
     // small ones are spread over them here.
     std::vector<char> finite(count, 1);
     int threads = std::max(1, openblas_get_num_threads());
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 8) if (count > 1)
-    for (uint32_t i = 0; i < count; ++i) {
-      const Entry& e = entries[i];
-      if (PassThreads(e.rows * e.cols) == 1) finite[i] = AllFinite(e.g, e.rows * e.cols);
-    }
+    auto small = [&](size_t i) { return PassThreads(entries[i].rows * entries[i].cols) == 1; };
+    Balanced(
+        count, threads, [&](size_t i) { return small(i) ? entries[i].rows * entries[i].cols : 0; },
+        [&](size_t i) {
+          if (small(i)) finite[i] = AllFinite(entries[i].g, entries[i].rows * entries[i].cols);
+        });
     for (uint32_t i = 0; i < count; ++i) {
       const Entry& e = entries[i];
       if (PassThreads(e.rows * e.cols) > 1) finite[i] = GradientFinite(e);
@@ -483,8 +508,9 @@ Napi::Value Execute(const Napi::Env& env, const std::vector<Entry>& entries) {
       if (blasFree && PassThreads(e.rows * e.cols) == 1) spread.push_back(i);
       else Run(e);
     }
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 8) if (spread.size() > 1)
-    for (size_t k = 0; k < spread.size(); ++k) Run(entries[spread[k]]);
+    Balanced(
+        spread.size(), threads, [&](size_t k) { return entries[spread[k]].rows * entries[spread[k]].cols; },
+        [&](size_t k) { Run(entries[spread[k]]); });
   });
   for (uint32_t i = 0, k = 0; i < count; ++i) if (!run[i]) skipped.Set(k++, i);
   return skipped;
@@ -595,10 +621,20 @@ Napi::Value OptimizerRun(const Napi::CallbackInfo& info) {
       return env.Null();
     }
   }
-  // The new scalars, checked against the planned state buffers as a full parse would.
+  // The new scalars, checked against the planned state buffers as a full parse would; an entry
+  // like the one before (rule, shape, scalars, buffers: parameters sharing an optimizer) has
+  // the same layout, already checked.
   for (uint32_t i = 0; i < plan.entries.size(); ++i) {
     Entry& e = plan.entries[i];
     std::copy_n(numbers + e.scalarOffset, e.rule->scalarCount, e.scalars);
+    if (i > 0) {
+      const Entry& prev = plan.entries[i - 1];
+      if (prev.rule == e.rule && prev.rows == e.rows && prev.cols == e.cols && prev.bufferCount == e.bufferCount &&
+          std::equal(e.bufferLengths, e.bufferLengths + e.bufferCount, prev.bufferLengths) &&
+          std::memcmp(prev.scalars, e.scalars, e.rule->scalarCount * sizeof(double)) == 0) {
+        continue;
+      }
+    }
     Lengths layout;
     try {
       layout = e.rule->layout(e.rows, e.cols, e.scalars);
