@@ -133,30 +133,36 @@ try {
 }
 
 /**
- * Runs `fn` with the addon's optimizerStep wrapped by a timer; returns the seconds of each native
- * call made meanwhile (null when the wrapper cannot be installed or saw no call).
+ * Runs `fn` with the addon's step functions (optimizerStep, and optimizerRun, which steps a batch
+ * stepMany keeps) wrapped by a timer; returns the seconds of each native call made meanwhile
+ * (null when the wrapper cannot be installed or saw no call).
  */
 function withNativeTimer(fn) {
   const addon = nativeModule?.addon;
-  const original = addon?.optimizerStep;
-  if (typeof original !== 'function') return null;
+  const names = ['optimizerStep', 'optimizerRun'].filter((name) => typeof addon?.[name] === 'function');
+  if (!names.includes('optimizerStep')) return null;
+  const originals = Object.fromEntries(names.map((name) => [name, addon[name]]));
   const calls = [];
   try {
-    addon.optimizerStep = function timedOptimizerStep(...args) {
-      const t0 = performance.now();
-      try {
-        return original.apply(this, args);
-      } finally {
-        calls.push((performance.now() - t0) / 1e3);
-      }
-    };
+    for (const name of names) {
+      const original = originals[name];
+      addon[name] = function timedStep(...args) {
+        const t0 = performance.now();
+        try {
+          return original.apply(this, args);
+        } finally {
+          calls.push((performance.now() - t0) / 1e3);
+        }
+      };
+    }
   } catch {
+    Object.assign(addon, originals);
     return null;
   }
   try {
     fn();
   } finally {
-    addon.optimizerStep = original;
+    Object.assign(addon, originals);
   }
   return calls.length ? calls : null;
 }

@@ -41,6 +41,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"spectralNormGradAsync", SpectralNormGradAsync},
       {"optimizerRules", OptimizerRules},
       {"optimizerStep", OptimizerStep},
+      {"optimizerPlan", OptimizerPlan},
+      {"optimizerRun", OptimizerRun},
   };
   for (const auto& [name, callback] : functions) {
     exports.Set(name, Napi::Function::New(env, callback, name));

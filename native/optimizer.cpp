@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <initializer_list>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,7 +21,31 @@ namespace specopt {
 
 namespace {
 
-using Layout = std::vector<size_t> (*)(size_t rows, size_t cols, const double* s);
+constexpr size_t kMaxBuffers = 7, kMaxScalars = 16;
+
+// The state buffers' lengths of one entry: a fixed array, as a planned batch re-derives them on
+// every step (no allocation).
+class Lengths {
+ public:
+  Lengths() = default;
+  Lengths(std::initializer_list<size_t> values) {
+    for (size_t v : values) push_back(v);
+  }
+  void push_back(size_t v) {
+    if (count_ == kMaxBuffers) throw std::invalid_argument("too many state buffers");
+    values_[count_++] = v;
+  }
+  size_t size() const { return count_; }
+  size_t operator[](size_t i) const { return values_[i]; }
+  const size_t* begin() const { return values_; }
+  const size_t* end() const { return values_ + count_; }
+
+ private:
+  size_t values_[kMaxBuffers] = {};
+  size_t count_ = 0;
+};
+
+using Layout = Lengths (*)(size_t rows, size_t cols, const double* s);
 
 struct Rule {
   const char* name;
@@ -33,7 +60,7 @@ struct Rule {
   bool blas = false;  // calls BLAS/LAPACK itself: never run from several threads at once
 };
 
-std::vector<size_t> Optional(bool present, size_t n) { return present ? std::vector<size_t>{n} : std::vector<size_t>{}; }
+Lengths Optional(bool present, size_t n) { return present ? Lengths{n} : Lengths{}; }
 
 size_t Choice(double x, size_t count, const char* what) {
   if (!(x >= 0) || x != std::floor(x) || x >= double(count)) throw std::invalid_argument(what);
@@ -44,10 +71,10 @@ const Rule kRules[] = {
     {"sgd", 7, [](size_t r, size_t c, const double* s) { return Optional(s[1] > 0, r * c); }, SgdStep, nullptr, true, 5},
     {"signsgd", 3, [](size_t r, size_t c, const double* s) { return Optional(s[1] > 0, r * c); }, SignSgdStep, nullptr, true, 2},
     {"pbsgd", 5, [](size_t r, size_t c, const double* s) { return Optional(s[2] > 0, r * c); }, PbSgdStep, nullptr},
-    {"adagrad", 3, [](size_t r, size_t c, const double*) { return std::vector<size_t>{r * c}; }, AdagradStep, nullptr, true},
+    {"adagrad", 3, [](size_t r, size_t c, const double*) { return Lengths{r * c}; }, AdagradStep, nullptr, true},
     {"rmsprop", 6,
      [](size_t r, size_t c, const double* s) {
-       std::vector<size_t> l{r * c};
+       Lengths l{r * c};
        if (s[5] != 0) l.push_back(r * c);
        if (s[4] > 0) l.push_back(r * c);
        return l;
@@ -55,14 +82,14 @@ const Rule kRules[] = {
      RmspropStep, nullptr, true},
     {"adam", 8,
      [](size_t r, size_t c, const double* s) {
-       std::vector<size_t> l{r * c, r * c};
+       Lengths l{r * c, r * c};
        if (s[7] != 0) l.push_back(r * c);
        return l;
      },
      AdamStep, nullptr, true, 4},
     {"adafactor", 9,
      [](size_t r, size_t c, const double* s) {
-       std::vector<size_t> l = s[8] != 0 ? std::vector<size_t>{r, c} : std::vector<size_t>{r * c};
+       Lengths l = s[8] != 0 ? Lengths{r, c} : Lengths{r * c};
        if (s[5] >= 0) l.push_back(r * c);
        return l;
      },
@@ -78,27 +105,27 @@ const Rule kRules[] = {
          }
          blocks = size_t(h);
        }
-       return std::vector<size_t>{r * c, blocks};
+       return Lengths{r * c, blocks};
      },
      AdamMiniStep, nullptr},
     {"sphere-sgd", 5,
      [](size_t, size_t, const double* s) {
        Choice(s[2], 3, "sphere-sgd: axis must be 0..2");
-       return std::vector<size_t>{};
+       return Lengths{};
      },
      SphereSgdStep, SphereSgdCheck},
     {"muon", 7,
      [](size_t r, size_t c, const double* s) {
        Choice(s[6], 2, "muon: method must be 0..1");
        Choice(s[3], 1001, "muon: nsSteps must be an integer in 0..1000");
-       return std::vector<size_t>{r * c};
+       return Lengths{r * c};
      },
      MuonStep, nullptr, false, -1, true},
     {"shampoo", 15,
      [](size_t r, size_t c, const double* s) {
        size_t grafting = Choice(s[8], 4, "shampoo: grafting must be 0..3");
        bool left = s[10] != 0, right = s[11] != 0;
-       std::vector<size_t> l;
+       Lengths l;
        if (s[1] > 0) l.push_back(r * c);
        if (left) l.push_back(r * r);
        if (right) l.push_back(c * c);
@@ -113,7 +140,7 @@ const Rule kRules[] = {
     {"adagrad-full", 2,
      [](size_t r, size_t c, const double*) {
        if (r * c > 16384) throw std::invalid_argument("adagrad-full: more than 16384 entries");
-       return std::vector<size_t>{r * c * r * c};
+       return Lengths{r * c * r * c};
      },
      AdagradFullStep, nullptr, false, -1, true},
     {"galore-adamw", 9,
@@ -125,7 +152,7 @@ const Rule kRules[] = {
        Choice(s[8], 2, "galore-adamw: projector must be 0..1");
        size_t k = size_t(rank);
        size_t projected = r >= c ? r * k : k * c;
-       return std::vector<size_t>{r >= c ? k * c : r * k, projected, projected};
+       return Lengths{r >= c ? k * c : r * k, projected, projected};
      },
      GaloreStep, nullptr, false, -1, true},
     {"soap", 12,
@@ -143,7 +170,6 @@ const Rule kRules[] = {
 constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 
 // One parameter's step, parsed and checked.
-constexpr size_t kMaxBuffers = 7, kMaxScalars = 16;
 struct Entry {
   const Rule* rule;
   float* w;
@@ -151,7 +177,9 @@ struct Entry {
   size_t rows, cols;
   size_t bufferCount;
   float* buffers[kMaxBuffers];
+  size_t bufferLengths[kMaxBuffers];
   double scalars[kMaxScalars];
+  size_t scalarOffset;  // where the scalars start in the batch's numbers
   double penalty;
   bool spectralDecay;
   size_t spectralIters;
@@ -165,8 +193,10 @@ struct Entry {
 //  bufferCount, scalarCount, ...scalars] per entry. Everything is re-checked here.
 class BatchReader {
  public:
-  BatchReader(const Napi::Env& env, Napi::Array arrays, const double* numbers, size_t count)
-      : env_(env), arrays_(arrays), numbers_(numbers), count_(count), arrayCount_(arrays.Length()) {}
+  // Every array handed out is appended to `seen` when given (a StepPlan keeps them).
+  BatchReader(const Napi::Env& env, Napi::Array arrays, const double* numbers, size_t count,
+              std::vector<std::pair<Napi::Value, FloatView>>* seen = nullptr)
+      : env_(env), arrays_(arrays), numbers_(numbers), count_(count), arrayCount_(arrays.Length()), seen_(seen) {}
 
   double Number() {
     if (at_ >= count_) throw Napi::RangeError::New(env_, "the batch's numbers end early");
@@ -179,9 +209,13 @@ class BatchReader {
   }
   float* Floats(size_t expected, const char* what) {
     if (next_ >= arrayCount_) throw Napi::RangeError::New(env_, "the batch's arrays end early");
-    return specopt::Floats(env_, arrays_.Get(next_++), expected, what).data;
+    Napi::Value v = arrays_.Get(next_++);
+    FloatView view = specopt::Floats(env_, v, expected, what);
+    if (seen_) seen_->emplace_back(v, view);
+    return view.data;
   }
   bool Done() const { return at_ == count_ && next_ == arrayCount_; }
+  size_t Offset() const { return at_; }
 
  private:
   Napi::Env env_;
@@ -189,6 +223,7 @@ class BatchReader {
   const double* numbers_;
   size_t count_, at_ = 0;
   uint32_t arrayCount_, next_ = 0;
+  std::vector<std::pair<Napi::Value, FloatView>>* seen_;
 };
 
 Entry ParseFields(const Napi::Env& env, BatchReader& in) {
@@ -206,8 +241,9 @@ Entry ParseFields(const Napi::Env& env, BatchReader& in) {
   size_t bufferCount = in.Size(kMaxBuffers);
   size_t scalarCount = in.Size(kMaxScalars);
   if (scalarCount != r.rule->scalarCount) throw Napi::RangeError::New(env, "wrong scalar count");
+  r.scalarOffset = in.Offset();
   for (size_t i = 0; i < scalarCount; ++i) r.scalars[i] = in.Number();
-  std::vector<size_t> layout;
+  Lengths layout;
   try {
     layout = r.rule->layout(r.rows, r.cols, r.scalars);
   } catch (const std::invalid_argument& error) {
@@ -217,6 +253,7 @@ Entry ParseFields(const Napi::Env& env, BatchReader& in) {
     throw Napi::TypeError::New(env, "expected " + std::to_string(layout.size()) + " state buffers");
   }
   r.bufferCount = bufferCount;
+  std::copy(layout.begin(), layout.end(), r.bufferLengths);
   r.w = in.Floats(n, "param.data");
   r.g = in.Floats(n, "grad.data");
   for (size_t b = 0; b < bufferCount; ++b) r.buffers[b] = in.Floats(layout[b], "state buffer");
@@ -300,6 +337,29 @@ void ParallelRanges(size_t n, int parts, F f) {
   }
 }
 
+// Runs f(k) for every k in [0, count) on `threads` threads, each taking one contiguous run of
+// k's holding about the same number of floats (size(k)): many small parameters are shared out as
+// evenly as one large one, each thread streaming through neighbouring entries, with no queue.
+template <typename S, typename F>
+void Balanced(size_t count, int threads, S size, F f) {
+  if (threads <= 1 || count < 2) {
+    for (size_t k = 0; k < count; ++k) f(k);
+    return;
+  }
+  size_t total = 0;
+  for (size_t k = 0; k < count; ++k) total += size(k);
+  std::vector<size_t> cut(size_t(threads) + 1, count);
+  cut[0] = 0;
+  size_t sum = 0, p = 1;
+  for (size_t k = 0; k < count && p < size_t(threads); ++k) {
+    while (p < size_t(threads) && sum >= total / size_t(threads) * p) cut[p++] = k;
+    sum += size(k);
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t)
+    for (size_t k = cut[t]; k < cut[t + 1]; ++k) f(k);
+}
+
 bool GradientFinite(const Entry& e) {
   size_t n = e.rows * e.cols;
   int parts = PassThreads(n);
@@ -374,22 +434,27 @@ Napi::Value OptimizerRules(const Napi::CallbackInfo& info) {
   return names;
 }
 
-Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 3 || !info[0].IsArray()) {
-    throw Napi::TypeError::New(env, "optimizer step: expected (arrays, numbers, count)");
-  }
-  bool isTyped = false;
+namespace {
+
+// The numbers argument: a Float64Array.
+const double* Numbers(const Napi::Env& env, const Napi::Value& v, size_t* count) {
   napi_typedarray_type type = napi_int8_array;
-  size_t numberCount = 0;
-  void* numbers = nullptr;
-  if (napi_is_typedarray(env, info[1], &isTyped) != napi_ok || !isTyped ||
-      napi_get_typedarray_info(env, info[1], &type, &numberCount, &numbers, nullptr, nullptr) != napi_ok ||
-      type != napi_float64_array) {
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, count, &data, nullptr, nullptr) != napi_ok || type != napi_float64_array) {
     throw Napi::TypeError::New(env, "optimizer step: numbers must be a Float64Array");
   }
-  uint32_t count = static_cast<uint32_t>(Dim(env, info[2], "optimizer step: count"));
-  BatchReader in(env, info[0].As<Napi::Array>(), static_cast<const double*>(numbers), numberCount);
+  return static_cast<const double*>(data);
+}
+
+// Parses and checks a whole batch; `seen` (optional) receives every array read.
+std::vector<Entry> ParseBatch(const Napi::Env& env, const Napi::Value& arrays, const Napi::Value& numbersValue,
+                              const Napi::Value& countValue,
+                              std::vector<std::pair<Napi::Value, FloatView>>* seen = nullptr) {
+  if (!arrays.IsArray()) throw Napi::TypeError::New(env, "optimizer step: expected (arrays, numbers, count)");
+  size_t numberCount = 0;
+  const double* numbers = Numbers(env, numbersValue, &numberCount);
+  uint32_t count = static_cast<uint32_t>(Dim(env, countValue, "optimizer step: count"));
+  BatchReader in(env, arrays.As<Napi::Array>(), numbers, numberCount, seen);
   std::vector<Entry> entries;
   entries.reserve(count);
   for (uint32_t i = 0; i < count; ++i) entries.push_back(Parse(env, in, i));
@@ -401,6 +466,13 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
   if (std::adjacent_find(params.begin(), params.end()) != params.end()) {
     throw Napi::RangeError::New(env, "optimizer step: a parameter appears twice in one step");
   }
+  return entries;
+}
+
+// Runs checked entries: every gradient is scanned (and every rule's check run) before the first
+// write. Returns the indices of the entries skipped for a non-finite gradient.
+Napi::Value Execute(const Napi::Env& env, const std::vector<Entry>& entries) {
+  uint32_t count = static_cast<uint32_t>(entries.size());
   Napi::Array skipped = Napi::Array::New(env);
   std::vector<bool> run(count, true);
   RunSync(env, [&] {
@@ -408,11 +480,12 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
     // small ones are spread over them here.
     std::vector<char> finite(count, 1);
     int threads = std::max(1, openblas_get_num_threads());
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 8) if (count > 1)
-    for (uint32_t i = 0; i < count; ++i) {
-      const Entry& e = entries[i];
-      if (PassThreads(e.rows * e.cols) == 1) finite[i] = AllFinite(e.g, e.rows * e.cols);
-    }
+    auto small = [&](size_t i) { return PassThreads(entries[i].rows * entries[i].cols) == 1; };
+    Balanced(
+        count, threads, [&](size_t i) { return small(i) ? entries[i].rows * entries[i].cols : 0; },
+        [&](size_t i) {
+          if (small(i)) finite[i] = AllFinite(entries[i].g, entries[i].rows * entries[i].cols);
+        });
     for (uint32_t i = 0; i < count; ++i) {
       const Entry& e = entries[i];
       if (PassThreads(e.rows * e.cols) > 1) finite[i] = GradientFinite(e);
@@ -446,11 +519,144 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
       if (blasFree && PassThreads(e.rows * e.cols) == 1) spread.push_back(i);
       else Run(e);
     }
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 8) if (spread.size() > 1)
-    for (size_t k = 0; k < spread.size(); ++k) Run(entries[spread[k]]);
+    Balanced(
+        spread.size(), threads, [&](size_t k) { return entries[spread[k]].rows * entries[spread[k]].cols; },
+        [&](size_t k) { Run(entries[spread[k]]); });
   });
   for (uint32_t i = 0, k = 0; i < count; ++i) if (!run[i]) skipped.Set(k++, i);
   return skipped;
+}
+
+// A batch checked once and kept for the next steps (optimizerPlan / optimizerRun). It holds a
+// strong reference to the ArrayBuffer under every array it points into, so none can be collected
+// while the plan lives; but a buffer can still be detached (transfer, structuredClone/postMessage
+// with transfer) or, if resizable, shrunk, and V8 gives no notice of either. So every run reads
+// each buffer's data pointer and byte length again (napi_get_arraybuffer_info, once per buffer
+// however many arrays share it) and does nothing unless the pointer is the same and every
+// planned span still lies inside: the raw pointers kept here are used only while they point
+// into live memory of the arrays they were checked on. (A view's buffer and offset never change,
+// so its span follows from its buffer's.) A SharedArrayBuffer fails the check (it is not an
+// ArrayBuffer to Node-API): such batches are parsed on every step instead.
+struct PlannedBuffer {
+  napi_ref ref;
+  const uint8_t* data;
+  size_t end;  // bytes of it the plan uses, from its start
+};
+
+class StepPlan {
+ public:
+  explicit StepPlan(napi_env env) : env_(env) {}
+  ~StepPlan() {
+    for (const PlannedBuffer& b : buffers) napi_delete_reference(env_, b.ref);
+  }
+  StepPlan(const StepPlan&) = delete;
+  StepPlan& operator=(const StepPlan&) = delete;
+
+  std::vector<Entry> entries;
+  std::vector<PlannedBuffer> buffers;
+  size_t numberCount = 0;
+
+ private:
+  napi_env env_;
+};
+
+// Tells a StepPlan's external from any other value passed in its place.
+constexpr napi_type_tag kStepPlanTag = {0x7f3c1e9a52d84b06ULL, 0xa1b2c3d4e5f60718ULL};
+
+[[noreturn]] void PlanError(const Napi::Env& env, uint32_t index, const std::string& what) {
+  throw Napi::RangeError::New(env, "optimizer step, parameter " + std::to_string(index) + ": " + what);
+}
+
+}  // namespace
+
+Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3) throw Napi::TypeError::New(env, "optimizer step: expected (arrays, numbers, count)");
+  std::vector<Entry> entries = ParseBatch(env, info[0], info[1], info[2]);
+  return Execute(env, entries);
+}
+
+Napi::Value OptimizerPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3) throw Napi::TypeError::New(env, "optimizer plan: expected (arrays, numbers, count)");
+  std::vector<std::pair<Napi::Value, FloatView>> seen;
+  auto plan = std::make_unique<StepPlan>(env);
+  plan->entries = ParseBatch(env, info[0], info[1], info[2], &seen);
+  plan->numberCount = info[1].As<Napi::TypedArray>().ElementLength();
+  // One reference per distinct buffer (arrays sharing a buffer have the same base pointer);
+  // empty arrays are never read or written, so they need none.
+  std::vector<std::pair<const uint8_t*, size_t>> index;  // base pointer -> plan->buffers slot
+  for (const auto& [value, view] : seen) {
+    if (view.length == 0) continue;
+    napi_value buffer = nullptr;
+    size_t offset = 0;
+    if (napi_get_typedarray_info(env, value, nullptr, nullptr, nullptr, &buffer, &offset) != napi_ok) {
+      throw Napi::Error::New(env, "optimizer plan: cannot read an array's buffer");
+    }
+    const uint8_t* base = reinterpret_cast<const uint8_t*>(view.data) - offset;
+    size_t end = offset + view.length * sizeof(float);
+    auto known = std::find_if(index.begin(), index.end(), [&](const auto& x) { return x.first == base; });
+    if (known != index.end()) {
+      size_t& used = plan->buffers[known->second].end;
+      used = std::max(used, end);
+      continue;
+    }
+    napi_ref ref = nullptr;
+    if (napi_create_reference(env, buffer, 1, &ref) != napi_ok) throw Napi::Error::New(env, "optimizer plan: cannot reference a buffer");
+    plan->buffers.push_back(PlannedBuffer{ref, base, end});
+    index.emplace_back(base, plan->buffers.size() - 1);
+  }
+  Napi::External<StepPlan> external =
+      Napi::External<StepPlan>::New(env, plan.release(), [](Napi::Env, StepPlan* p) { delete p; });
+  external.TypeTag(&kStepPlanTag);
+  return external;
+}
+
+Napi::Value OptimizerRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsExternal() || !info[0].As<Napi::External<StepPlan>>().CheckTypeTag(&kStepPlanTag)) {
+    throw Napi::TypeError::New(env, "optimizer run: expected (plan, numbers)");
+  }
+  StepPlan& plan = *info[0].As<Napi::External<StepPlan>>().Data();
+  size_t numberCount = 0;
+  const double* numbers = Numbers(env, info[1], &numberCount);
+  if (numberCount != plan.numberCount) throw Napi::RangeError::New(env, "optimizer run: the numbers do not fit the plan");
+  // Every array still where, and as long as, it was (see StepPlan); if not, null: the caller
+  // checks the batch again from scratch.
+  for (const PlannedBuffer& b : plan.buffers) {
+    napi_value v = nullptr;
+    void* data = nullptr;
+    size_t length = 0;
+    if (napi_get_reference_value(env, b.ref, &v) != napi_ok || v == nullptr ||
+        napi_get_arraybuffer_info(env, v, &data, &length) != napi_ok || data != b.data || length < b.end) {
+      return env.Null();
+    }
+  }
+  // The new scalars, checked against the planned state buffers as a full parse would; an entry
+  // like the one before (rule, shape, scalars, buffers: parameters sharing an optimizer) has
+  // the same layout, already checked.
+  for (uint32_t i = 0; i < plan.entries.size(); ++i) {
+    Entry& e = plan.entries[i];
+    std::copy_n(numbers + e.scalarOffset, e.rule->scalarCount, e.scalars);
+    if (i > 0) {
+      const Entry& prev = plan.entries[i - 1];
+      if (prev.rule == e.rule && prev.rows == e.rows && prev.cols == e.cols && prev.bufferCount == e.bufferCount &&
+          std::equal(e.bufferLengths, e.bufferLengths + e.bufferCount, prev.bufferLengths) &&
+          std::memcmp(prev.scalars, e.scalars, e.rule->scalarCount * sizeof(double)) == 0) {
+        continue;
+      }
+    }
+    Lengths layout;
+    try {
+      layout = e.rule->layout(e.rows, e.cols, e.scalars);
+    } catch (const std::invalid_argument& error) {
+      PlanError(env, i, error.what());
+    }
+    if (layout.size() != e.bufferCount || !std::equal(layout.begin(), layout.end(), e.bufferLengths)) {
+      PlanError(env, i, "the scalars no longer fit the state buffers");
+    }
+  }
+  return Execute(env, plan.entries);
 }
 
 }  // namespace specopt

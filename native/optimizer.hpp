@@ -12,4 +12,12 @@ Napi::Value OptimizerRules(const Napi::CallbackInfo& info);
 // gradient scanned for NaN/Inf, before the first parameter is written: a failure changes nothing.
 Napi::Value OptimizerStep(const Napi::CallbackInfo& info);
 
+// optimizerPlan(arrays, numbers, count) -> a plan: the same batch, checked as optimizerStep
+// checks it, kept natively (with references to its arrays) for the next steps.
+// optimizerRun(plan, numbers) -> as optimizerStep, for the planned batch with `numbers` (laid out
+// as when planned) giving the new per-step scalars; or null, having done nothing, when any of
+// its arrays was detached or resized since (every array is re-verified first).
+Napi::Value OptimizerPlan(const Napi::CallbackInfo& info);
+Napi::Value OptimizerRun(const Napi::CallbackInfo& info);
+
 }  // namespace specopt

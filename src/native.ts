@@ -6,6 +6,11 @@ import { join } from 'node:path';
 
 import nodeGypBuild from 'node-gyp-build';
 
+/** A batch kept by the addon between steps (optimizerPlan), opaque to JavaScript. */
+export interface StepPlanHandle {
+  readonly __brand: 'StepPlan';
+}
+
 /** The raw addon: argument order is the facade's business, checked again natively. */
 export interface Addon {
   backendInfo(): { config: string; coreType: string; threads: number; processors: number };
@@ -35,6 +40,8 @@ export interface Addon {
   spectralNormGradAsync(w: Float32Array, m: number, n: number): Promise<Float32Array>;
   optimizerRules(): string[];
   optimizerStep(arrays: Float32Array[], numbers: Float64Array, count: number): number[];
+  optimizerPlan(arrays: Float32Array[], numbers: Float64Array, count: number): StepPlanHandle;
+  optimizerRun(plan: StepPlanHandle, numbers: Float64Array): number[] | null;
 }
 
 const AVX512_FLAGS = ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'];

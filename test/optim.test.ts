@@ -1150,6 +1150,136 @@ describe('5. stepMany', () => {
     expectSameSnapshot(before, snapshot(p, sn));
   });
 
+  describe('the same entries array every step (the kept batch)', () => {
+    /** Detaches `a`'s buffer, as a transfer to a worker would. */
+    const detach = (a: Float32Array) => structuredClone(a.buffer, { transfer: [a.buffer] });
+    /** One entries array reused for 6 steps, its gradients rewritten in place, vs separate steps. */
+    function reused(change?: (t: number, es: StepEntry[], a: Model) => void) {
+      const a = model();
+      const b = model();
+      const es = entries(a, 0);
+      es.forEach((e, i) => (e.grad = copy(a[i]!.grads[0]!)));
+      for (let t = 0; t < 6; t++) {
+        change?.(t, es, a);
+        a.forEach((x, i) => es[i]!.grad.data.set(x.grads[t]!.data));
+        expect(stepMany(es)).toEqual(a.map(() => ({ skipped: false })));
+        b.forEach((x) => x.o.step(x.param, x.grads[t]!, x.state));
+      }
+      same(a, b, 'reused entries vs step');
+      return { a, es };
+    }
+
+    it('gives the same steps as separate calls, bitwise', () => {
+      reused();
+    });
+
+    it('follows entries, gradients and state buffers replaced between steps', () => {
+      reused((t, es, a) => {
+        if (t === 2) es[3] = { ...es[3]! }; // a new entry object, same contents
+        if (t === 3) es[4]!.grad = copy(es[4]!.grad as Matrix); // a new gradient object
+        if (t === 4) {
+          // a state buffer swapped for a copy: the copy must be the one updated
+          const s = a[0]!.state;
+          s.arrays.expAvgSq = (s.arrays.expAvgSq as Float32Array).slice();
+        }
+        if (t === 5) es.reverse().reverse(); // the same array, same order
+      });
+    });
+
+    it('a state buffer detached between steps: refused, nothing written anywhere', () => {
+      const a = model();
+      const es = entries(a, 0);
+      stepMany(es);
+      stepMany(es); // the addon now keeps the batch
+      const before = snap(a);
+      const m = a[2]!.state.arrays.momentumBuffer as Float32Array;
+      const moved = new Float32Array(detach(m));
+      expect(m.length).toBe(0);
+      expect(() => stepMany(es)).toThrow(RangeError);
+      expect(() => stepMany(es)).toThrow(/entry 2 .*momentumBuffer/);
+      a.forEach((x, i) => i !== 2 && expectSameSnapshot(before[i]!, snapshot(x.param, x.state), `entry ${i}`));
+      // The moved buffer holds the momentum as it was; put back, the steps go on as before.
+      const restored = model();
+      const res = entries(restored, 0);
+      stepMany(res);
+      stepMany(res);
+      a[2]!.state.arrays.momentumBuffer = moved;
+      stepMany(es);
+      stepMany(res);
+      same(a, restored, 'after the buffer was put back');
+    });
+
+    it('a parameter or gradient detached between steps: refused, nothing written anywhere', () => {
+      for (const which of ['param', 'grad'] as const) {
+        const a = model();
+        const es = entries(a, 0);
+        stepMany(es);
+        stepMany(es);
+        const before = snap(a);
+        detach(es[5]![which].data);
+        expect(() => stepMany(es)).toThrow(RangeError);
+        a.forEach((x, i) => i !== 5 && expectSameSnapshot(before[i]!, snapshot(x.param, x.state), `${which}: entry ${i}`));
+      }
+    });
+
+    it('parameters and gradients as views of one flat buffer each, or on a SharedArrayBuffer', () => {
+      for (const Buffer of [ArrayBuffer, SharedArrayBuffer]) {
+        const o = opt('adamw', { lr: 0.01 });
+        const shapes: [number, number][] = [[3, 4], [5, 2], [1, 7], [4, 4]];
+        const total = shapes.reduce((n, [r, c]) => n + r * c, 0);
+        const flatW = new Float32Array(new Buffer(total * 4));
+        const flatG = new Float32Array(new Buffer(total * 4));
+        let at = 0;
+        const es: StepEntry[] = [];
+        const twins: { param: Matrix; state: OptimizerState; grads: Matrix[] }[] = [];
+        shapes.forEach(([r, c], i) => {
+          const param = { rows: r, cols: c, data: flatW.subarray(at, at + r * c) };
+          param.data.set(Matrix.randn(r, c, i).data);
+          const grad = { rows: r, cols: c, data: flatG.subarray(at, at + r * c) };
+          at += r * c;
+          es.push({ optimizer: o, param, grad, state: o.init(param) });
+          const twin = Matrix.from(r, c, param.data);
+          twins.push({ param: twin, state: o.init(twin), grads: gradients(r, c, 4, 40 + i) });
+        });
+        for (let t = 0; t < 4; t++) {
+          es.forEach((e, i) => e.grad.data.set(twins[i]!.grads[t]!.data));
+          stepMany(es);
+          twins.forEach((x) => o.step(x.param, x.grads[t]!, x.state));
+        }
+        es.forEach((e, i) => expectSameSnapshot(snapshot(twins[i]!.param, twins[i]!.state), snapshot(e.param, e.state), `${Buffer.name} entry ${i}`));
+      }
+    });
+
+    it('a resizable buffer shrunk under a kept batch: refused; grown back: used again', () => {
+      const o = opt('adam', { lr: 0.01 });
+      const buffer = new ArrayBuffer(12 * 4, { maxByteLength: 64 * 4 });
+      const param = { rows: 3, cols: 4, data: new Float32Array(buffer, 0, 12) };
+      param.data.set(Matrix.randn(3, 4, 1).data);
+      const twin = copy(Matrix.from(3, 4, param.data));
+      const state = o.init(param);
+      const twinState = o.init(twin);
+      const g = gradients(3, 4, 4, 7);
+      const es: StepEntry[] = [
+        { optimizer: o, param, grad: g[0]!, state },
+        { optimizer: o, param: Matrix.randn(2, 2, 3), grad: Matrix.randn(2, 2, 4), state: o.init(Matrix.randn(2, 2, 3)) },
+      ];
+      for (let t = 0; t < 2; t++) {
+        stepMany(es);
+        o.step(twin, g[0]!, twinState);
+      }
+      buffer.resize(8 * 4); // the view (12 floats) is now out of bounds: length 0
+      expect(param.data.length).toBe(0);
+      expect(() => stepMany(es)).toThrow(RangeError);
+      buffer.resize(12 * 4);
+      expect(param.data.length).toBe(12);
+      // The shrink dropped the tail: set it as the twin's again, then both step alike.
+      param.data.set(twin.data);
+      stepMany(es);
+      o.step(twin, g[0]!, twinState);
+      expectSameSnapshot(snapshot(twin, twinState), snapshot(param, state));
+    });
+  });
+
   it('entries that are not optimizer entries are rejected', () => {
     expect(() => stepMany({} as unknown as StepEntry[])).toThrow(TypeError);
     const p = Matrix.randn(2, 2, 1);

@@ -221,6 +221,64 @@ describe('the native boundary checks again when TS is bypassed', () => {
     expect(() => addon.matmul(f(12), 3, 4)).toThrow(TypeError);
   });
 
+  it('optimizerPlan / optimizerRun: a kept batch is re-verified on every run', () => {
+    const sgd = (addon.optimizerRules() as string[]).indexOf('sgd');
+    // One 2x3 sgd entry without momentum: no state buffers; scalars lr, momentum, dampening,
+    // nesterov, l2, decay, first.
+    const numbers = (momentum = 0) => new Float64Array([sgd, 2, 3, 0, 0, 0, 0, 0, momentum > 0 ? 1 : 0, 7, 0.5, momentum, 0, 0, 0, 0, 1]);
+    const w = new Float32Array(6).fill(1);
+    const g = new Float32Array(6).fill(1);
+    expect(() => addon.optimizerPlan([w, f(5)], numbers(), 1)).toThrow(/grad.data must have 6 elements, got 5/);
+    expect(() => addon.optimizerPlan([w, g], numbers(0.9), 1)).toThrow(/expected 1 state buffers|arrays end early/);
+    const plan = addon.optimizerPlan([w, g], numbers(), 1);
+    expect(() => addon.optimizerRun({}, numbers())).toThrow(TypeError);
+    expect(() => addon.optimizerRun(plan, new Float32Array(17))).toThrow(TypeError);
+    expect(() => addon.optimizerRun(plan, new Float64Array(16))).toThrow(RangeError);
+    expect(() => addon.optimizerRun(plan)).toThrow(TypeError);
+    // Scalars that would need a momentum buffer the plan does not have.
+    expect(() => addon.optimizerRun(plan, numbers(0.9))).toThrow(/no longer fit/);
+    expect(Array.from(w)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(addon.optimizerRun(plan, numbers())).toEqual([]);
+    expect(Array.from(w)).toEqual([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+    // A detached gradient: nothing done, null (the caller checks from scratch).
+    const moved = new Float32Array(structuredClone(g.buffer, { transfer: [g.buffer] }));
+    expect(addon.optimizerRun(plan, numbers())).toBeNull();
+    expect(Array.from(w)).toEqual([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+    expect(Array.from(moved)).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
+  it('optimizerRun: arrays sharing one buffer, a resizable buffer shrunk, a SharedArrayBuffer', () => {
+    const sgd = (addon.optimizerRules() as string[]).indexOf('sgd');
+    const numbers = new Float64Array([sgd, 2, 3, 0, 0, 0, 0, 0, 0, 7, 0.5, 0, 0, 0, 0, 0, 1]);
+    // param and grad in one buffer (one check covers both); detaching it stops the plan.
+    const shared = new ArrayBuffer(12 * 4);
+    const w = new Float32Array(shared, 0, 6).fill(1);
+    const g = new Float32Array(shared, 6 * 4, 6).fill(1);
+    const plan = addon.optimizerPlan([w, g], numbers, 1);
+    expect(addon.optimizerRun(plan, numbers)).toEqual([]);
+    expect(Array.from(w)).toEqual([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+    structuredClone(shared, { transfer: [shared] });
+    expect(addon.optimizerRun(plan, numbers)).toBeNull();
+    // A resizable buffer: shrunk below the view, null; grown back (same memory), usable again.
+    const resizable = new ArrayBuffer(12 * 4, { maxByteLength: 32 * 4 });
+    const rw = new Float32Array(resizable, 0, 6).fill(1);
+    const rg = new Float32Array(resizable, 6 * 4, 6).fill(1);
+    const rplan = addon.optimizerPlan([rw, rg], numbers, 1);
+    resizable.resize(11 * 4);
+    expect(addon.optimizerRun(rplan, numbers)).toBeNull();
+    expect(() => addon.optimizerStep([rw, rg], numbers, 1)).toThrow(/grad.data must have 6 elements, got 0/);
+    resizable.resize(32 * 4);
+    rg.fill(1);
+    expect(addon.optimizerRun(rplan, numbers)).toEqual([]);
+    expect(Array.from(rw)).toEqual([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+    // A SharedArrayBuffer is not an ArrayBuffer to Node-API: planned, but never run from the plan.
+    const sab = new SharedArrayBuffer(12 * 4);
+    const sw = new Float32Array(sab, 0, 6).fill(1);
+    const sg = new Float32Array(sab, 6 * 4, 6).fill(1);
+    expect(addon.optimizerRun(addon.optimizerPlan([sw, sg], numbers, 1), numbers)).toBeNull();
+    expect(Array.from(sw)).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
   it('decompositions: short buffers and bad sizes', () => {
     expect(() => addon.eigh(f(3), 2)).toThrow('eigh: s.data must have 4 elements, got 3');
     expect(() => addon.svd(f(5), 2, 3)).toThrow('svd: a.data must have 6 elements, got 5');
