@@ -159,9 +159,12 @@ const Rule kRules[] = {
      [](size_t r, size_t c, const double* s) {
        bool left = s[9] != 0, right = s[10] != 0;
        if ((left || right) && (r == 1 || c == 1)) throw std::invalid_argument("soap: vectors are not preconditioned");
-       std::vector<size_t> l{r * c, r * c};
-       if (left) l.insert(l.end(), {r * r, r * r});
-       if (right) l.insert(l.end(), {c * c, c * c});
+       Lengths l{r * c, r * c};
+       for (size_t side : {left ? r : 0, right ? c : 0}) {
+         if (side == 0) continue;
+         l.push_back(side * side);  // statistic
+         l.push_back(side * side);  // basis
+       }
        l.push_back(2);
        return l;
      },
