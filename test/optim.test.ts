@@ -621,6 +621,15 @@ describe('2. saveState / loadState', () => {
       expect(bytesFor('rmsprop', {}, m, n)).toBe(4 * mn);
       expect(bytesFor('rmsprop', { centered: true, momentum: 0.9 }, m, n)).toBe(12 * mn);
       expect(bytesFor('sphere-sgd', {}, m, n)).toBe(0);
+      // Optimizers II: muon's momentum; shampoo's statistics and roots per side (+ 2 info floats);
+      // galore's projector and projected moments (rank capped at min(m, n)); soap's moments,
+      // statistics and eigenbases (vectors: no sides), + 2 info floats.
+      expect(bytesFor('muon', {}, m, n)).toBe(4 * mn);
+      expect(bytesFor('shampoo', { betas: [0, 1] }, m, n)).toBe(4 * (2 * m * m + 2 * n * n + 2));
+      const r = Math.min(2, m, n);
+      expect(bytesFor('galore-adamw', { rank: 2 }, m, n)).toBe(4 * (m >= n ? r * n + 2 * m * r : m * r + 2 * r * n));
+      expect(bytesFor('soap', {}, m, n)).toBe(4 * (2 * mn + (factored ? 2 * m * m + 2 * n * n : 0) + 2));
+      expect(bytesFor('soap', { maxPreconditionerDim: 8 }, m, n)).toBe(4 * (2 * mn + (factored ? (m <= 8 ? 2 * m * m : 0) + (n <= 8 ? 2 * n * n : 0) : 0) + 2));
       // A spectral warm start keeps v₁ (or u₁): min(m, n) floats more.
       expect(bytesFor('adamw', { weightDecayNorm: 'spectral', spectralWarmStart: true }, m, n)).toBe(8 * mn + 4 * Math.min(m, n));
       // The reference backend keeps the same numbers of values, in float64.
