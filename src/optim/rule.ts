@@ -30,6 +30,10 @@ export function inRange(rule: string, name: string, value: number, lo: number, h
   }
 }
 
+export function integerAtLeast(rule: string, name: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${rule}: ${name} must be an integer >= ${min}, got ${value}`);
+}
+
 export function checkBetas(rule: string, betas: readonly number[]): void {
   if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number')) {
     throw new TypeError(`${rule}: betas must be a pair of numbers, got ${JSON.stringify(betas)}`);

@@ -1,7 +1,7 @@
 // GaLore-AdamW (jiaweizzhao/GaLore): AdamW on the gradient projected onto its top-`rank` singular
 // vectors of the smaller side, refreshed every updateProjGap steps; weight decay after the step.
 // Singular vectors are sign-normalised (largest-magnitude entry positive) so runs reproduce.
-import { checkBetas, inRange, type RuleSpec } from '../rule.js';
+import { checkBetas, inRange, integerAtLeast, type RuleSpec } from '../rule.js';
 
 const rankOf = (rank: number, rows: number, cols: number) => Math.min(rank, rows, cols);
 
@@ -13,9 +13,8 @@ export const galore: RuleSpec<'galore-adamw'> = {
     inRange('galore-adamw', 'eps', h.eps, 0, Infinity, true);
     inRange('galore-adamw', 'weightDecay', h.weightDecay, 0, Infinity);
     inRange('galore-adamw', 'scale', h.scale, 0, Infinity);
-    for (const name of ['rank', 'updateProjGap'] as const) {
-      if (!Number.isSafeInteger(h[name]) || h[name] < 1) throw new RangeError(`galore-adamw: ${name} must be an integer >= 1, got ${h[name]}`);
-    }
+    integerAtLeast('galore-adamw', 'rank', h.rank, 1);
+    integerAtLeast('galore-adamw', 'updateProjGap', h.updateProjGap, 1);
   },
   decoupledDecay: (h) => h.weightDecay !== 0,
   buffers(h, rows, cols) {

@@ -2,7 +2,7 @@
 // statistics L = ΣGGᵀ, R = ΣGᵀG, the update L̃·M̂·R̃ with L̃ = (L + εI)^(−1/p), grafting, decoupled
 // weight decay. The update rule itself is native/rules/shampoo.cpp.
 import type { RuleName } from '../defaults.js';
-import { inRange, type HyperOf, type RuleSpec } from '../rule.js';
+import { inRange, integerAtLeast, type HyperOf, type RuleSpec } from '../rule.js';
 
 const GRAFTING = { none: 0, sgd: 1, adagrad: 2, adam: 3 } as const;
 
@@ -17,12 +17,9 @@ function shampooLike<R extends 'shampoo' | 'shampoo2'>(rule: R, p: number): Rule
       inRange(rule, 'betas[1]', h.betas[1], 0, 1, false, false);
       inRange(rule, 'eps', h.eps, 0, Infinity, true);
       inRange(rule, 'weightDecay', h.weightDecay, 0, Infinity);
-      const integer = (name: string, v: number, min: number) => {
-        if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${rule}: ${name} must be an integer >= ${min}, got ${v}`);
-      };
-      integer('preconditionFrequency', h.preconditionFrequency, 1);
-      if (h.startPreconditioningStep !== null) integer('startPreconditioningStep', h.startPreconditioningStep, 1);
-      integer('maxPreconditionerDim', h.maxPreconditionerDim, 0);
+      integerAtLeast(rule, 'preconditionFrequency', h.preconditionFrequency, 1);
+      if (h.startPreconditioningStep !== null) integerAtLeast(rule, 'startPreconditioningStep', h.startPreconditioningStep, 1);
+      integerAtLeast(rule, 'maxPreconditionerDim', h.maxPreconditionerDim, 0);
     },
     decoupledDecay: (h) => h.weightDecay !== 0,
     buffers(h, rows, cols) {

@@ -3,8 +3,7 @@
 // preconditionFrequency Adam steps; weight decay after the step. 1×n and n×1 parameters are
 // treated as the reference treats 1-D tensors: no rotation, plain Adam. The update rule itself is
 // native/rules/soap.cpp.
-import type { HyperOf } from '../rule.js';
-import { checkBetas, inRange, type RuleSpec } from '../rule.js';
+import { checkBetas, inRange, integerAtLeast, type HyperOf, type RuleSpec } from '../rule.js';
 
 /** Which sides get an eigenbasis: not a vector, and no longer than maxPreconditionerDim. */
 function sides(h: HyperOf<'soap'>, rows: number, cols: number): { left: boolean; right: boolean } {
@@ -20,9 +19,8 @@ export const soap: RuleSpec<'soap'> = {
     if (h.shampooBeta >= 0) inRange('soap', 'shampooBeta', h.shampooBeta, 0, 1);
     inRange('soap', 'eps', h.eps, 0, Infinity, true);
     inRange('soap', 'weightDecay', h.weightDecay, 0, Infinity);
-    for (const [name, min] of [['preconditionFrequency', 1], ['maxPreconditionerDim', 0]] as const) {
-      if (!Number.isSafeInteger(h[name]) || h[name] < min) throw new RangeError(`soap: ${name} must be an integer >= ${min}, got ${h[name]}`);
-    }
+    integerAtLeast('soap', 'preconditionFrequency', h.preconditionFrequency, 1);
+    integerAtLeast('soap', 'maxPreconditionerDim', h.maxPreconditionerDim, 0);
   },
   decoupledDecay: (h) => h.weightDecay !== 0,
   buffers(h, rows, cols) {

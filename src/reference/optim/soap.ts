@@ -19,21 +19,14 @@
 
 import { dense, type Dense } from '../dense.js';
 import { eigh } from '../eigh.js';
+import { gemm } from '../gemm.js';
 import { qr } from '../qr.js';
 import { bool, buf, num, pair, type Hyper, type Rule } from './rule.js';
 import { readSpectral, spectralDecayOn } from './spectral.js';
 
-/** a (m×k) · b (k×n), row-major, with optional transposes (a is k×m when ta, b is n×k when tb). */
-function mul(a: Float64Array, b: Float64Array, m: number, k: number, n: number, ta = false, tb = false): Float64Array {
-  const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let q = 0; q < k; q++) s += (ta ? a[q * m + i]! : a[i * k + q]!) * (tb ? b[j * k + q]! : b[q * n + j]!);
-      out[i * n + j] = s;
-    }
-  }
-  return out;
+/** op(A)·op(B) on row-major data, A stored ar×ac and B br×bc (the reference gemm). */
+function mul(a: Float64Array, ar: number, ac: number, b: Float64Array, br: number, bc: number, transA = false, transB = false): Float64Array {
+  return gemm({ rows: ar, cols: ac, data: a }, { rows: br, cols: bc, data: b }, { transA, transB }).data;
 }
 
 function identity(k: number): Float64Array {
@@ -62,12 +55,12 @@ export function soap(h: Hyper): Rule {
 
   /** Gram matrix: G·Gᵀ (left) or Gᵀ·G (right). */
   const gram = (G: Float64Array, rows: number, cols: number, left: boolean) =>
-    left ? mul(G, G, rows, cols, rows, false, true) : mul(G, G, cols, rows, cols, true, false);
+    left ? mul(G, rows, cols, G, rows, cols, false, true) : mul(G, rows, cols, G, rows, cols, true, false);
 
   /** Q_Lᵀ·x·Q_R (into the eigenbasis) or Q_L·x·Q_Rᵀ (back). */
   function rotate(x: Float64Array, rows: number, cols: number, QL: Float64Array, QR: Float64Array, into: boolean): Float64Array {
-    const y = mul(QL, x, rows, rows, cols, into, false);
-    return mul(y, QR, rows, cols, cols, false, !into);
+    const y = mul(QL, rows, rows, x, rows, cols, into, false);
+    return mul(y, rows, cols, QR, cols, cols, false, !into);
   }
 
   /** Eigenvectors of S + 1e-30·I, columns in descending eigenvalue order. */
@@ -83,12 +76,12 @@ export function soap(h: Hyper): Rule {
   /** Step 6 for one side: the new basis and the column order that v follows. */
   function refresh(S: Float64Array, Q: Float64Array, k: number): { Q: Float64Array; order: number[] } {
     const estimate = new Float64Array(k);
-    const SQ = mul(S, Q, k, k, k);
+    const SQ = mul(S, k, k, Q, k, k);
     for (let j = 0; j < k; j++) for (let i = 0; i < k; i++) estimate[j] = estimate[j]! + Q[i * k + j]! * SQ[i * k + j]!;
     const order = Array.from({ length: k }, (_, j) => j).sort((x, y) => estimate[y]! - estimate[x]! || x - y);
     const sorted: Dense = dense(k, k);
     for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) sorted.data[i * k + j] = Q[i * k + order[j]!]!;
-    return { Q: qr(dense(k, k, mul(S, sorted.data, k, k, k))).Q.data, order };
+    return { Q: qr(dense(k, k, mul(S, k, k, sorted.data, k, k))).Q.data, order };
   }
 
   return {
