@@ -80,7 +80,7 @@ export const DEFAULTS = {
     rank: 128,
     updateProjGap: 200,
     scale: 0.25,
-    /** 'svd': exact top-r singular vectors; 'randomized': truncatedSvd's range finder. */
+    /** 'svd': the exact top-r singular vectors (eigenvectors of the smaller Gram matrix, in float64); 'randomized': truncatedSvd's range finder. */
     projector: 'svd' as 'svd' | 'randomized',
     ...SPECTRAL_DECAY,
   },
