@@ -1,6 +1,24 @@
 // Helpers shared by bench/run.mjs and bench/optim.mjs: timing statistics, formatting, the
 // markdown output both write to bench/RESULTS.md.
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** bench/c/limit.c, the machine's limit (the same OpenBLAS/LAPACKE calls straight from C). */
+export const LIMIT_SRC = join(dirname(fileURLToPath(import.meta.url)), 'c', 'limit.c');
+export const LIMIT_BIN = join(dirname(LIMIT_SRC), 'bin', 'limit');
+
+/** Compiles bench/c/limit.c; returns an error message, or null. */
+export function buildLimit() {
+  mkdirSync(dirname(LIMIT_BIN), { recursive: true });
+  const flags = spawnSync('pkg-config', ['--cflags', '--libs', 'openblas', 'lapacke'], { encoding: 'utf8' });
+  if (flags.status !== 0) return `pkg-config failed: ${(flags.stderr || flags.error || '').toString().trim()}`;
+  const args = ['-O3', '-o', LIMIT_BIN, LIMIT_SRC, ...flags.stdout.trim().split(/\s+/), '-lm'];
+  const gcc = spawnSync('gcc', args, { encoding: 'utf8' });
+  if (gcc.status !== 0) return `gcc failed: ${(gcc.stderr || gcc.error || '').toString().trim()}`;
+  return null;
+}
 
 /** Lines emitted so far (printed as they come, then written to RESULTS.md by the caller). */
 export const out = [];

@@ -26,7 +26,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as so from '../dist/index.mjs';
-import { cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, median, out, summarize, table } from './lib.mjs';
+import { LIMIT_BIN, buildLimit, cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, median, out, summarize, table } from './lib.mjs';
 
 const { Matrix, createOptimizer, stepMany, stateBytes, backendInfo, OPTIMIZER_RULES } = so;
 
@@ -594,7 +594,7 @@ emit(
     'The spectral options run a power iteration first (10 rounds of two OpenBLAS sgemv over W, ' +
     `${info.threads} threads); spectralPenalty also copies G and adds a rank-1 term. ` +
     `shampoo and shampoo2 keep their default maxPreconditionerDim (1024), so at ${N}² neither side is ` +
-    'preconditioned; galore-adamw computes its projector (an SVD) on the first, warm-up step and reuses ' +
+    'preconditioned; galore-adamw computes its projector (eigh of the float64 Gram matrix) on the first, warm-up step and reuses ' +
     'it for updateProjGap = 200 steps, so the rows show the steps in between.',
 );
 emit();
@@ -682,7 +682,8 @@ const blockShapes = [[768, 768], [768, 768], [768, 768], [768, 768], [768, 3072]
 const BLOCK_STEPS = QUICK ? 11 : 21;
 // FLOP conventions (matrix work only): GEMM (m×k)·(k×n) 2mkn; syrk of m×k m²k; symm k²·n 2k²n;
 // eigh with vectors 9k³ (Golub & Van Loan's symmetric QR count); QR with Q formed 8k³/3 (geqrf +
-// orgqr); thin SVD 14·M·k² + 8k³ (R-SVD with U, Σ, V; M = max side, k = min side).
+// orgqr). galore's projector: the smaller Gram matrix by syrk (M·k², M = max side, k = min side)
+// and its eigh, both in float64 (counted like float32 work against the sgemm peak).
 const BLOCK_FLOPS = {
   adamw: () => ({ between: 0 }),
   // Newton-Schulz per step: X·Xᵀ by syrk (a²b), A·A by syrk (a³), B·X by symm (2a²b).
@@ -698,7 +699,7 @@ const BLOCK_FLOPS = {
   'galore-adamw': (m, n, h) => {
     const [k, M] = [Math.min(m, n), Math.max(m, n)];
     const r = Math.min(h.rank, k);
-    return { between: 4 * m * n * r, refresh: 14 * M * k * k + 8 * k ** 3 };
+    return { between: 4 * m * n * r, refresh: M * k * k + 9 * k ** 3 };
   },
   soap: (m, n, h) => {
     const left = m > 1 && n > 1 && m <= h.maxPreconditionerDim;
@@ -772,10 +773,32 @@ table(
 );
 emit(
   `GEMM peak: sgemm 2048³ measured in this run, ${(peakGemm / 1e9).toFixed(0)} GFLOP/s. First step: galore-adamw computes its six ` +
-    'projectors (SVDs) there and again every 200 steps; soap computes the eigenbases of its 12 statistics (eigh, up to 3072²) ' +
+    'projectors (eigh of each float64 Gram matrix) there and again every 200 steps; soap computes the eigenbases of its 12 statistics (eigh, up to 3072²) ' +
     'and does not move the weights; shampoo and shampoo2 recompute their roots (eigh of each 768×768 statistic; their default ' +
     'maxPreconditionerDim 1024 leaves the 3072 sides unpreconditioned) every step by default. soap refreshes its bases (a QR of ' +
     'each statistic times its basis, 3072² included) every 10 Adam steps. FLOP conventions: see BLOCK_FLOPS in bench/optim.mjs.',
+);
+emit();
+
+// galore-adamw's floor between refreshes: its 12 GEMMs alone, called from C with the kernels the
+// library runs (bench/c/limit.c, galore_block).
+const galoreLimit = (() => {
+  const error = buildLimit();
+  if (error) return { error };
+  const rank = Math.min(createOptimizer('galore-adamw').hyper.rank, 768);
+  const env = { ...process.env, OPENBLAS_CORETYPE: so.backendInfo().coreType };
+  const r = spawnSync(LIMIT_BIN, [...(QUICK ? ['--quick'] : []), `galore_block:${rank}`], { encoding: 'utf8', env });
+  if (r.status !== 0) return { error: `bench/c/bin/limit failed (${r.status ?? r.signal}): ${(r.stderr || '').trim()}` };
+  const rec = r.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)).find((x) => x.op === 'galore_block');
+  return rec ? { best: rec.best_s, median: rec.median_s } : { error: 'bench/c/bin/limit printed no galore_block record' };
+})();
+emit(
+  galoreLimit.error
+    ? `galore-adamw's GEMMs from C: not measured (${galoreLimit.error}).`
+    : `galore-adamw between refreshes against its 12 GEMMs alone, called from C with the same OpenBLAS kernels ` +
+        `(bench/c/limit.c galore_block): ${fmtTime(galoreLimit.best)} / ${fmtTime(galoreLimit.median)} (best / median), ` +
+        `so specopt's step takes ${fmtRatio(blockResults['galore-adamw'].between / galoreLimit.median)} of it (median over median); ` +
+        'the rest is the NaN scan of the gradients and Adam on the projected gradients.',
 );
 emit();
 

@@ -16,7 +16,7 @@
 // the median of the per-round ratios is shown too. The run also reports how much CPU other
 // processes used meanwhile.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import * as so from '../dist/index.mjs';
 import * as ref from '../dist/reference/index.js';
 import { Matrix as MlMatrix, EigenvalueDecomposition, SingularValueDecomposition } from 'ml-matrix';
-import { cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, median, out, summarize, table } from './lib.mjs';
+import { LIMIT_BIN, buildLimit, cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, median, out, summarize, table } from './lib.mjs';
 
 const { Matrix, matmul, eigh, svd, singularValues, truncatedSvd, qr, spectralNorm, backendInfo, setNumThreads } = so;
 
@@ -138,20 +138,8 @@ if (info.coreTypeChosenBy.includes('set by the user')) {
 }
 const cEnv1 = { ...cEnv, OPENBLAS_NUM_THREADS: '1' };
 
-const LIMIT_SRC = join(HERE, 'c', 'limit.c');
-const LIMIT_BIN = join(HERE, 'c', 'bin', 'limit');
 let limitError = null;
 let cInfo = null;
-
-function buildLimit() {
-  mkdirSync(dirname(LIMIT_BIN), { recursive: true });
-  const flags = spawnSync('pkg-config', ['--cflags', '--libs', 'openblas', 'lapacke'], { encoding: 'utf8' });
-  if (flags.status !== 0) return `pkg-config failed: ${(flags.stderr || flags.error || '').toString().trim()}`;
-  const args = ['-O3', '-o', LIMIT_BIN, LIMIT_SRC, ...flags.stdout.trim().split(/\s+/), '-lm'];
-  const gcc = spawnSync('gcc', args, { encoding: 'utf8' });
-  if (gcc.status !== 0) return `gcc failed: ${(gcc.stderr || gcc.error || '').toString().trim()}`;
-  return null;
-}
 
 /** Runs the C limit on the OP:SIZE filters given; returns its records by "op:shape". */
 function runLimit(filters, env = cEnv) {

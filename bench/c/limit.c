@@ -264,10 +264,57 @@ static void bench_svd(int m, int n, int vectors, double budget) {
   free(a), free(c.U), free(c.S), free(c.Vt);
 }
 
+// ---------------------------------------------------------------- GaLore's GEMMs (native/rules/galore.cpp)
+
+// One galore-adamw step's matrix work over a transformer block (4 × 768², 768×3072, 3072×768) at
+// rank r, the calls galore.cpp makes: R = G·Pᵀ or Pᵀ·G, then W ← W − s·(N·P or P·N) into W. What
+// the rule cannot go below between projector refreshes.
+enum { kBlockMatrices = 6 };
+static const int kBlockShapes[kBlockMatrices][2] = {{768, 768}, {768, 768}, {768, 768}, {768, 768}, {768, 3072}, {3072, 768}};
+
+typedef struct {
+  int r;
+  float *g[kBlockMatrices], *w[kBlockMatrices], *p[kBlockMatrices], *proj[kBlockMatrices];
+} GaloreCtx;
+
+static void galore_work(void* ctx) {
+  GaloreCtx* c = ctx;
+  int r = c->r;
+  for (int i = 0; i < kBlockMatrices; ++i) {
+    int m = kBlockShapes[i][0], n = kBlockShapes[i][1];
+    if (m >= n) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, r, n, 1.0f, c->g[i], n, c->p[i], n, 0.0f, c->proj[i], r);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, r, -1e-4f, c->proj[i], r, c->p[i], n, 1.0f, c->w[i], n);
+    } else {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, n, m, 1.0f, c->p[i], r, c->g[i], n, 0.0f, c->proj[i], n);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, r, -1e-4f, c->p[i], r, c->proj[i], n, 1.0f, c->w[i], n);
+    }
+  }
+}
+
+static void bench_galore_block(int r) {
+  GaloreCtx c = {r, {0}, {0}, {0}, {0}};
+  double flops = 0;
+  for (int i = 0; i < kBlockMatrices; ++i) {
+    int m = kBlockShapes[i][0], n = kBlockShapes[i][1], k = m < n ? m : n, big = m < n ? n : m;
+    c.g[i] = alloc((size_t)m * n), c.w[i] = alloc((size_t)m * n);
+    c.p[i] = alloc((size_t)k * r), c.proj[i] = alloc((size_t)big * r);
+    randn(c.g[i], (size_t)m * n), randn(c.w[i], (size_t)m * n), randn(c.p[i], (size_t)k * r);
+    flops += 4.0 * m * n * r;
+  }
+  double best, median;
+  int reps = timeit(galore_work, &c, 10, 100000, 1.0, &best, &median);
+  char extra[96];
+  snprintf(extra, sizeof extra, "\"rank\":%d,\"gflops\":%.6g", r, flops / best / 1e9);
+  emit("galore_block", "768-block", best, median, reps, extra);
+  for (int i = 0; i < kBlockMatrices; ++i) free(c.g[i]), free(c.w[i]), free(c.p[i]), free(c.proj[i]);
+}
+
 // ---------------------------------------------------------------- main
 
 // With no OP:SIZE argument every measurement runs; otherwise only the named ones, e.g.
 //   limit sgemm:2048 ssyevd:512 sgesdd_S:2048x1024 sgesdd_N:1024x1024 sgemm_percall:8
+// (galore_block:RANK runs only when named.)
 static int nfilters = 0;
 static char** filters = NULL;
 static int wanted(const char* op, int m, int n) {
@@ -315,6 +362,9 @@ int main(int argc, char** argv) {
   if (wanted("sgesdd_S", 512, 256)) bench_svd(512, 256, 1, 0.5);
   if (wanted("sgesdd_S", 2048, 1024)) bench_svd(2048, 1024, 1, 4.0);
   if (wanted("sgesdd_N", 1024, 1024)) bench_svd(1024, 1024, 0, 1.5);
+  // Only when asked for (bench/optim.mjs): galore_block:RANK.
+  for (int i = 0; i < nfilters; ++i)
+    if (strncmp(filters[i], "galore_block:", 13) == 0) bench_galore_block(atoi(filters[i] + 13));
   free(filters);
   return 0;
 }
