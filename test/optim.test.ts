@@ -1514,6 +1514,27 @@ describe('galore-adamw: the projector', () => {
     }
   });
 
+  // 'randomized' (truncatedSvd's range finder): on a gradient with a clear gap after the top r
+  // singular values it finds the same subspace as the exact projector.
+  it.each([
+    [64, 40],
+    [40, 64],
+  ] as const)("'randomized' spans the exact projector's subspace when the spectrum has a gap (%i x %i)", (rows, cols) => {
+    const r = 4;
+    const low = matmul(Matrix.randn(rows, r, 31), Matrix.randn(r, cols, 32));
+    const g = new Matrix(rows, cols, low.data.map((x, i) => x + 1e-3 * Matrix.randn(rows, cols, 33).data[i]!));
+    const subspace = (projector: 'svd' | 'randomized'): Matrix => {
+      const o = createOptimizer('galore-adamw', { rank: r, lr: 1e-3, projector });
+      const w = new Matrix(rows, cols);
+      const state = o.init(w);
+      o.step(w, g, state);
+      const k = Math.min(rows, cols);
+      const P = rows >= cols ? new Matrix(r, k, state.arrays.projector!) : matmul(Matrix.eye(r), new Matrix(k, r, state.arrays.projector!), { transB: true });
+      return matmul(P, P, { transA: true }); // Pᵀ·P (P: r x k), the orthogonal projection onto the span
+    };
+    expect(maxAbsDiff(subspace('randomized').data, subspace('svd').data)).toBeLessThan(1e-5);
+  });
+
   // Above 1024 on the smaller side, with a rank below a quarter of it, only the top r
   // eigenvectors are computed (another LAPACK routine): check the defining properties directly.
   it.each([
