@@ -1535,6 +1535,52 @@ describe('galore-adamw: the projector', () => {
     expect(maxAbsDiff(subspace('randomized').data, subspace('svd').data)).toBeLessThan(1e-5);
   });
 
+  // The first step from W = 0 has a closed form given the projector: m = (1 − β₁)R, v = (1 − β₂)R²,
+  // so W = −lr·scale·(√(1 − β₂ᵗ)/(1 − β₁ᵗ))·back((1 − β₁)R/(√(1 − β₂)·|R| + ε)). Computed here in
+  // float64 from the native P; the native step must be within a few rounding units (normwise) of it.
+  it.each([
+    [12, 5],
+    [5, 12],
+  ] as const)('the first step from W = 0 matches its closed form to float32 rounding (%i x %i)', (rows, cols) => {
+    const h = { lr: 0.01, rank: 3, scale: 0.25, betas: [0.9, 0.999] as [number, number], eps: 1e-6 };
+    const o = createOptimizer('galore-adamw', h);
+    const w = new Matrix(rows, cols);
+    const state = o.init(w);
+    const g = Matrix.randn(rows, cols, 21);
+    o.step(w, g, state);
+    const P = Float64Array.from(state.arrays.projector!);
+    const r = h.rank;
+    const right = rows >= cols;
+    const [b1, b2] = h.betas;
+    const step = h.lr * (Math.sqrt(1 - b2) / (1 - b1)) * h.scale;
+    // R = G·Pᵀ (rows x r) or Pᵀ·G (r x cols), then N, then back(N).
+    const Rlen = right ? rows * r : r * cols;
+    const N = new Float64Array(Rlen);
+    for (let q = 0; q < Rlen; q++) {
+      let acc = 0;
+      if (right) {
+        const [i, j] = [Math.floor(q / r), q % r];
+        for (let e = 0; e < cols; e++) acc += g.data[i * cols + e]! * P[j * cols + e]!;
+      } else {
+        const [i, j] = [Math.floor(q / cols), q % cols];
+        for (let e = 0; e < rows; e++) acc += P[e * r + i]! * g.data[e * cols + j]!;
+      }
+      N[q] = ((1 - b1) * acc) / (Math.sqrt(1 - b2) * Math.abs(acc) + h.eps);
+    }
+    let errSq = 0;
+    let normSq = 0;
+    for (let i = 0; i < rows; i++)
+      for (let j = 0; j < cols; j++) {
+        let back = 0;
+        for (let l = 0; l < r; l++) back += right ? N[i * r + l]! * P[l * cols + j]! : P[i * r + l]! * N[l * cols + j]!;
+        const exact = -step * back;
+        errSq += (w.data[i * cols + j]! - exact) ** 2;
+        normSq += exact ** 2;
+      }
+    const units = Math.sqrt(errSq / normSq) / U32;
+    expect(units).toBeLessThan(8);
+  });
+
   // Above 1024 on the smaller side, with a rank below a quarter of it, only the top r
   // eigenvectors are computed (another LAPACK routine): check the defining properties directly.
   it.each([

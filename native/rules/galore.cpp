@@ -106,10 +106,10 @@ void TopSingularVectors(const float* g, size_t m, size_t n, size_t r, bool right
   }
 }
 
-// Adam in the projected space, N = m/(√v + ε) written over R.
+// Adam in the projected space, N = m/(√v + ε) written over R. c1 = 1 − β₁ and c2 = 1 − β₂ come
+// rounded from double: formed in float32 from the rounded β₂ = 0.999 they would be ~100u off.
 SPECOPT_DISPATCH void ProjectedAdam(float* __restrict M, float* __restrict V, float* __restrict R, size_t count,
-                                    float b1, float b2, float eps) {
-  float c1 = 1.0f - b1, c2 = 1.0f - b2;
+                                    float b1, float c1, float b2, float c2, float eps) {
   for (size_t i = 0; i < count; ++i) {
     M[i] = b1 * M[i] + c1 * R[i];
     V[i] = b2 * V[i] + c2 * R[i] * R[i];
@@ -168,7 +168,7 @@ void GaloreStep(const RuleArgs& a) {
   }
   // One thread: splitting this short pass over two (measured on the transformer block) gains
   // nothing, as OpenBLAS's workers still hold the other core between the two GEMMs.
-  ProjectedAdam(M, V, R.data(), count, float(s[1]), float(s[2]), float(s[3]));
+  ProjectedAdam(M, V, R.data(), count, float(s[1]), float(1.0 - s[1]), float(s[2]), float(1.0 - s[2]), float(s[3]));
   // W ← keep·(W − stepScale·back(N)) in one GEMM, back(N) = N·P or P·N (decay after the step, as
   // GaLore's adamw.py has it); the spectral decay, a rank-1 term, is applied by Decay instead.
   float keep = a.Decay(s[4]);
