@@ -12,25 +12,13 @@ import { svd } from '../src/reference/svd.js';
 import { qr } from '../src/reference/qr.js';
 import { powerIteration } from '../src/reference/powerIteration.js';
 import * as reference from '../src/reference/index.js';
-import { rng } from './reference-helpers.js';
+import { mul, rng } from './reference-helpers.js';
 
 // SPECOPT_REF_RUNS=2000 for a longer soak; the default keeps the file to a few seconds.
 const NUM_RUNS = Number(process.env.SPECOPT_REF_RUNS ?? 50);
 const TOL = 1e-10;
 
 // ---------------------------------------------------------------- helpers
-
-function mm(a: Dense, b: Dense): Dense {
-  if (a.cols !== b.rows) throw new Error('mm: shape mismatch');
-  const out = dense(a.rows, b.cols);
-  for (let i = 0; i < a.rows; i++)
-    for (let j = 0; j < b.cols; j++) {
-      let s = 0;
-      for (let p = 0; p < a.cols; p++) s += a.data[i * a.cols + p]! * b.data[p * b.cols + j]!;
-      out.data[i * b.cols + j] = s;
-    }
-  return out;
-}
 
 function diagMatrix(rows: number, cols: number, d: ArrayLike<number>): Dense {
   const out = dense(rows, cols);
@@ -74,7 +62,7 @@ function expectClose(a: Dense, b: Dense, scale: number, tol = TOL): void {
 
 /** Columns of q orthonormal: qᵀq = I. */
 function expectOrthonormalColumns(q: Dense, tol = TOL): void {
-  expectClose(mm(transpose(q), q), identity(q.cols), 1, tol);
+  expectClose(mul(transpose(q), q), identity(q.cols), 1, tol);
 }
 
 
@@ -115,7 +103,7 @@ const arbLowRank: fc.Arbitrary<Dense> = fc
   .tuple(fc.integer({ min: 2, max: 12 }), fc.integer({ min: 2, max: 12 }), fc.integer({ min: 1, max: 3 }), fc.integer())
   .map(([m, n, r, seed]) => {
     const rand = rng(seed);
-    return mm(randomMatrix(m, r, rand), randomMatrix(r, n, rand));
+    return mul(randomMatrix(m, r, rand), randomMatrix(r, n, rand));
   });
 
 // ---------------------------------------------------------------- dense
@@ -187,7 +175,7 @@ describe('gemm', () => {
           const scale = fro(a) * fro(b);
           expectClose(transpose(ab), gemm(transpose(b), transpose(a)), scale, 1e-14);
           expectClose(transpose(ab), gemm(b, a, { transA: true, transB: true }), scale, 1e-14);
-          expectClose(ab, mm(a, b), scale, 1e-14);
+          expectClose(ab, mul(a, b), scale, 1e-14);
         },
       ),
       { numRuns: NUM_RUNS },
@@ -211,7 +199,7 @@ function checkEigh(s: Dense, tol = TOL): ReturnType<typeof eigh> {
   for (let i = 1; i < n; i++) expect(values[i]!).toBeGreaterThanOrEqual(values[i - 1]!);
   expectOrthonormalColumns(vectors, tol);
   const scale = Math.max(fro(sym), Number.MIN_VALUE);
-  expectClose(mm(sym, vectors), mm(vectors, diagMatrix(n, n, values)), scale, tol);
+  expectClose(mul(sym, vectors), mul(vectors, diagMatrix(n, n, values)), scale, tol);
   return { values, vectors };
 }
 
@@ -247,7 +235,7 @@ describe('eigh', () => {
   it('handles repeated eigenvalues Q diag(1,1,2,2,3) Qᵀ', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const q = randomOrthogonal(5, rng(seed));
-      const s = mm(mm(q, diagMatrix(5, 5, [2, 1, 3, 2, 1])), transpose(q));
+      const s = mul(mul(q, diagMatrix(5, 5, [2, 1, 3, 2, 1])), transpose(q));
       const { values } = checkEigh(s, 1e-12);
       const expected = [1, 1, 2, 2, 3];
       for (let i = 0; i < 5; i++) expect(Math.abs(values[i]! - expected[i]!)).toBeLessThan(1e-12);
@@ -257,7 +245,7 @@ describe('eigh', () => {
   it('is scale-invariant down to 1e-30 and up to 1e30', () => {
     const rand = rng(42);
     const base = randomMatrix(6, 6, rand);
-    const sym = mm(base, transpose(base));
+    const sym = mul(base, transpose(base));
     const ref = checkEigh(sym);
     for (const s of [1e-30, 1e30, 1e-300, 1e300]) {
       const r = checkEigh(scaleMatrix(sym, s));
@@ -292,7 +280,7 @@ function checkSvd(a: Dense, tol = TOL): ReturnType<typeof svd> {
   expectOrthonormalColumns(r.U, tol);
   expectOrthonormalColumns(transpose(r.Vt), tol);
   const scale = Math.max(fro(a), Number.MIN_VALUE);
-  expectClose(mm(mm(r.U, diagMatrix(k, k, r.S)), r.Vt), a, scale, tol);
+  expectClose(mul(mul(r.U, diagMatrix(k, k, r.S)), r.Vt), a, scale, tol);
   return r;
 }
 
@@ -353,7 +341,7 @@ describe('svd', () => {
   it('recovers prescribed singular values of U diag Vᵀ with random orthogonal factors', () => {
     const rand = rng(7);
     const sv = [10, 5, 5, 1, 1e-3, 0];
-    const a = mm(mm(randomOrthogonal(8, rand), diagMatrix(8, 6, sv)), transpose(randomOrthogonal(6, rand)));
+    const a = mul(mul(randomOrthogonal(8, rand), diagMatrix(8, 6, sv)), transpose(randomOrthogonal(6, rand)));
     const r = checkSvd(a);
     for (let i = 0; i < 6; i++) expect(Math.abs(r.S[i]! - sv[i]!)).toBeLessThan(1e-13);
   });
@@ -379,7 +367,7 @@ function checkQr(a: Dense, tol = TOL): ReturnType<typeof qr> {
   expect([r.R.rows, r.R.cols]).toEqual([k, n]);
   for (let i = 0; i < k; i++) for (let j = 0; j < Math.min(i, n); j++) expect(r.R.data[i * n + j]).toBe(0);
   expectOrthonormalColumns(r.Q, tol);
-  expectClose(mm(r.Q, r.R), a, Math.max(fro(a), Number.MIN_VALUE), tol);
+  expectClose(mul(r.Q, r.R), a, Math.max(fro(a), Number.MIN_VALUE), tol);
   return r;
 }
 
@@ -425,7 +413,7 @@ describe('qr', () => {
 
 /** m×n matrix with singular values sv (descending) and random orthogonal factors. */
 function withSingularValues(m: number, n: number, sv: number[], rand: () => number): Dense {
-  return mm(mm(randomOrthogonal(m, rand), diagMatrix(m, n, sv)), transpose(randomOrthogonal(n, rand)));
+  return mul(mul(randomOrthogonal(m, rand), diagMatrix(m, n, sv)), transpose(randomOrthogonal(n, rand)));
 }
 
 function norm(x: Float64Array): number {
@@ -450,8 +438,8 @@ describe('powerIteration', () => {
             expect(Math.abs(norm(r.u) - 1)).toBeLessThan(1e-14);
             expect(Math.abs(norm(r.v) - 1)).toBeLessThan(1e-14);
             // A v ≈ σ u and Aᵀ u ≈ σ v
-            const av = mm(a, dense(n, 1, r.v));
-            const atu = mm(transpose(a), dense(m, 1, r.u));
+            const av = mul(a, dense(n, 1, r.v));
+            const atu = mul(transpose(a), dense(m, 1, r.u));
             expectClose(av, scaleMatrix(dense(m, 1, r.u), r.sigma), 10, 1e-8);
             expectClose(atu, scaleMatrix(dense(n, 1, r.v), r.sigma), 10, 1e-8);
           }
