@@ -8,6 +8,7 @@
         "native/common.cpp",
         "native/eigh.cpp",
         "native/inverse_root.cpp",
+        "native/job.cpp",
         "native/kernels.cpp",
         "native/matmul.cpp",
         "native/power_iteration.cpp",

@@ -2,6 +2,10 @@
 // so each worker_thread that loads the addon gets its own.
 #include <napi.h>
 
+#include <exception>
+#include <new>
+#include <string>
+
 #include "backend.hpp"
 #include "job.hpp"
 #include "eigh.hpp"
@@ -16,9 +20,36 @@
 
 namespace specopt {
 
+namespace {
+
+struct Entry {
+  const char* name;
+  Napi::Function::Callback callback;
+};
+
+// Every entry point runs through here: a C++ exception other than a JS error (an allocation
+// that failed, a length_error from a size no check caught) would otherwise reach
+// std::terminate and end the process; it becomes an Error naming the function instead.
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  const Entry* entry = static_cast<const Entry*>(info.Data());
+  try {
+    return entry->callback(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(info.Env(), std::string(entry->name) + ": out of memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string(entry->name) + ": " + e.what());
+  } catch (...) {
+    throw Napi::Error::New(info.Env(), std::string(entry->name) + ": unexpected native error");
+  }
+}
+
+}  // namespace
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new JobQueue());
-  const std::pair<const char*, Napi::Function::Callback> functions[] = {
+  env.SetInstanceData(new AddonData());
+  static const Entry functions[] = {
       {"backendInfo", BackendInfo},
       {"setNumThreads", SetNumThreads},
       {"matmul", Matmul},
@@ -44,8 +75,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"optimizerPlan", OptimizerPlan},
       {"optimizerRun", OptimizerRun},
   };
-  for (const auto& [name, callback] : functions) {
-    exports.Set(name, Napi::Function::New(env, callback, name));
+  for (const Entry& entry : functions) {
+    exports.Set(entry.name, Napi::Function::New(env, Guarded, entry.name, const_cast<Entry*>(&entry)));
   }
   return exports;
 }

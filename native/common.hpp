@@ -40,6 +40,10 @@ void RunSync(const Napi::Env& env, F&& f) {
     throw ToJsError(env, e);
   } catch (const std::bad_alloc&) {
     throw Napi::RangeError::New(env, "out of memory");
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
   }
 }
 

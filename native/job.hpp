@@ -1,13 +1,22 @@
 // An async twin's unit of work: `compute` runs on a libuv worker thread over memory the job owns
 // (never JS memory, which could be detached meanwhile), `finish` builds the JS result on the main
-// thread. Failures reject the promise with the ComputeError's message.
+// thread. Failures reject the promise with the error's message.
+//
+// Jobs are plain napi_async_work, not Napi::AsyncWorker: a job may complete while its environment
+// is being torn down (a worker thread terminated with jobs in flight), when every call into JS
+// fails. Node-addon-api turns such a failure into a C++ exception thrown where nothing can catch
+// it (std::terminate, the whole process). Here every Node-API status is checked instead: a job
+// whose environment can no longer run JS is freed without touching JS, and the jobs queued behind
+// it are dropped unstarted.
 #pragma once
 
 #include <napi.h>
 
 #include <deque>
 #include <functional>
-#include <new>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "common.hpp"
 
@@ -17,94 +26,62 @@ class Job;
 
 // The addon instance's queue of async jobs: one runs at a time, in call order, so async BLAS
 // work never competes with itself for the cores (and inputs are copied when the call is made,
-// not when the job starts).
-class JobQueue {
+// not when the job starts). Jobs hold it by shared_ptr: it outlives the instance data if a job
+// is still running when the environment's cleanup frees that.
+class JobQueue : public std::enable_shared_from_this<JobQueue> {
  public:
   ~JobQueue();
   void Push(Job* job);
-  void Finished();
+  // The running job completed: start the next one, or, when the environment is closing, drop
+  // every pending job (freed; their promises never settle, nothing is left to observe them).
+  void Finished(bool closing);
+  // The environment is being torn down: nothing more starts.
+  void Close();
+  size_t Pending() const { return pending_.size(); }
 
  private:
+  void Start(Job* job);
   std::deque<Job*> pending_;
   bool running_ = false;
+  bool closed_ = false;
 };
 
-class Job : public Napi::AsyncWorker {
+// What the addon instance keeps (napi instance data): the queue, shared with its jobs.
+struct AddonData {
+  ~AddonData() { queue->Close(); }
+  std::shared_ptr<JobQueue> queue = std::make_shared<JobQueue>();
+};
+
+class Job {
  public:
   using Compute = std::function<void()>;
   using Finish = std::function<Napi::Value(Napi::Env)>;
 
-  static Napi::Promise Start(Napi::Env env, Compute compute, Finish finish) {
-    auto* job = new Job(env, std::move(compute), std::move(finish));
-    Napi::Promise promise = job->deferred_.Promise();
-    env.GetInstanceData<JobQueue>()->Push(job);
-    return promise;
-  }
+  // The promise of `compute` then `finish`, queued behind the instance's earlier jobs.
+  static Napi::Promise Start(Napi::Env env, Compute compute, Finish finish);
+
+  ~Job();
 
  private:
-  Job(Napi::Env env, Compute compute, Finish finish)
-      : Napi::AsyncWorker(env, "specopt"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        compute_(std::move(compute)),
-        finish_(std::move(finish)) {}
+  friend class JobQueue;
+  Job(napi_env env, std::shared_ptr<JobQueue> queue, Compute compute, Finish finish)
+      : env_(env), queue_(std::move(queue)), compute_(std::move(compute)), finish_(std::move(finish)) {}
 
-  void Execute() override {
-    try {
-      std::lock_guard<std::mutex> lock(BlasMutex());
-      compute_();
-    } catch (const ComputeError& e) {
-      badInput_ = e.badInput;
-      SetError(e.what());
-    } catch (const std::bad_alloc&) {
-      SetError("out of memory");
-    }
-  }
+  bool Queue();  // false when Node-API refused (the environment is closing)
+  static void Execute(napi_env env, void* data);
+  static void Complete(napi_env env, napi_status status, void* data);
+  // Settles the promise; false when the environment can no longer run JS.
+  bool Settle(napi_env env, napi_status status);
 
-  void OnOK() override {
-    try {
-      deferred_.Resolve(finish_(Env()));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-    Env().GetInstanceData<JobQueue>()->Finished();
-  }
-
-  void OnError(const Napi::Error& error) override {
-    std::string message = error.Message();
-    Napi::Error typed = badInput_ ? Napi::RangeError::New(Env(), message)
-                                  : Napi::Error::New(Env(), message);
-    deferred_.Reject(typed.Value());
-    Env().GetInstanceData<JobQueue>()->Finished();
-  }
-
-  Napi::Promise::Deferred deferred_;
+  napi_env env_;
+  std::shared_ptr<JobQueue> queue_;
+  napi_deferred deferred_ = nullptr;
+  napi_async_work work_ = nullptr;
   Compute compute_;
   Finish finish_;
-  bool badInput_ = false;
+  std::string error_;  // set by Execute on failure
+  bool failed_ = false, badInput_ = false;
 };
-
-inline void JobQueue::Push(Job* job) {
-  if (running_) {
-    pending_.push_back(job);
-  } else {
-    running_ = true;
-    job->Queue();
-  }
-}
-
-inline void JobQueue::Finished() {
-  running_ = false;
-  if (pending_.empty()) return;
-  Job* next = pending_.front();
-  pending_.pop_front();
-  Push(next);
-}
-
-// At environment teardown, jobs that never started are dropped (their promises never settle:
-// nothing is left to observe them).
-inline JobQueue::~JobQueue() {
-  for (Job* job : pending_) delete job;
-}
 
 // Copies a Float32Array's contents into job-owned memory.
 inline std::vector<float> Copy(const FloatView& view) {

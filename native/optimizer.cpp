@@ -197,9 +197,9 @@ struct Entry {
 class BatchReader {
  public:
   // Every array handed out is appended to `seen` when given (a StepPlan keeps them).
-  BatchReader(const Napi::Env& env, Napi::Array arrays, const double* numbers, size_t count,
+  BatchReader(const Napi::Env& env, const std::vector<napi_value>& arrays, const double* numbers, size_t count,
               std::vector<std::pair<Napi::Value, FloatView>>* seen = nullptr)
-      : env_(env), arrays_(arrays), numbers_(numbers), count_(count), arrayCount_(arrays.Length()), seen_(seen) {}
+      : env_(env), arrays_(arrays), numbers_(numbers), count_(count), arrayCount_(arrays.size()), seen_(seen) {}
 
   double Number() {
     if (at_ >= count_) throw Napi::RangeError::New(env_, "the batch's numbers end early");
@@ -212,7 +212,7 @@ class BatchReader {
   }
   float* Floats(size_t expected, const char* what) {
     if (next_ >= arrayCount_) throw Napi::RangeError::New(env_, "the batch's arrays end early");
-    Napi::Value v = arrays_.Get(next_++);
+    Napi::Value v(env_, arrays_[next_++]);
     FloatView view = specopt::Floats(env_, v, expected, what);
     if (seen_) seen_->emplace_back(v, view);
     return view.data;
@@ -222,10 +222,10 @@ class BatchReader {
 
  private:
   Napi::Env env_;
-  Napi::Array arrays_;
+  const std::vector<napi_value>& arrays_;
   const double* numbers_;
   size_t count_, at_ = 0;
-  uint32_t arrayCount_, next_ = 0;
+  size_t arrayCount_, next_ = 0;
   std::vector<std::pair<Napi::Value, FloatView>>* seen_;
 };
 
@@ -454,13 +454,30 @@ std::vector<Entry> ParseBatch(const Napi::Env& env, const Napi::Value& arrays, c
                               const Napi::Value& countValue,
                               std::vector<std::pair<Napi::Value, FloatView>>* seen = nullptr) {
   if (!arrays.IsArray()) throw Napi::TypeError::New(env, "optimizer step: expected (arrays, numbers, count)");
+  // The array's elements are read first, all of them: reading one can run JS (a getter), which
+  // could detach or resize any buffer. No data pointer is taken until they are all in hand.
+  uint32_t arrayCount = arrays.As<Napi::Array>().Length();
+  std::vector<napi_value> values(arrayCount);
+  for (uint32_t i = 0; i < arrayCount; ++i) {
+    if (napi_get_element(env, arrays, i, &values[i]) != napi_ok) throw Napi::Error::New(env);
+  }
+  if (arrays.As<Napi::Array>().Length() != arrayCount) {
+    throw Napi::RangeError::New(env, "optimizer step: the arrays changed while they were read");
+  }
   size_t numberCount = 0;
   const double* numbers = Numbers(env, numbersValue, &numberCount);
-  uint32_t count = static_cast<uint32_t>(Dim(env, countValue, "optimizer step: count"));
-  BatchReader in(env, arrays.As<Napi::Array>(), numbers, numberCount, seen);
+  // Every entry takes at least 10 numbers and 2 arrays: a count beyond that is a lie, and is
+  // caught before anything is reserved for it.
+  size_t count = Dim(env, countValue, "optimizer step: count");
+  if (count > numberCount / 10 || count > arrayCount / 2) {
+    throw Napi::RangeError::New(env, "optimizer step: count " + std::to_string(count) + " does not fit the batch (" +
+                                         std::to_string(numberCount) + " numbers, " + std::to_string(arrayCount) +
+                                         " arrays)");
+  }
+  BatchReader in(env, values, numbers, numberCount, seen);
   std::vector<Entry> entries;
   entries.reserve(count);
-  for (uint32_t i = 0; i < count; ++i) entries.push_back(Parse(env, in, i));
+  for (size_t i = 0; i < count; ++i) entries.push_back(Parse(env, in, uint32_t(i)));
   if (!in.Done()) throw Napi::RangeError::New(env, "optimizer step: the batch has more data than its entries");
   // The same parameter twice in one batch would be updated twice from one gradient.
   std::vector<const float*> params;

@@ -1,0 +1,143 @@
+#include "job.hpp"
+
+#include <mutex>
+#include <new>
+
+namespace specopt {
+
+JobQueue::~JobQueue() { Close(); }
+
+void JobQueue::Push(Job* job) {
+  if (closed_) {
+    delete job;
+  } else if (running_) {
+    pending_.push_back(job);
+  } else {
+    Start(job);
+  }
+}
+
+void JobQueue::Start(Job* job) {
+  running_ = true;
+  if (!job->Queue()) {
+    running_ = false;
+    delete job;
+    Close();
+  }
+}
+
+void JobQueue::Finished(bool closing) {
+  running_ = false;
+  if (closing) Close();
+  if (closed_ || pending_.empty()) return;
+  Job* next = pending_.front();
+  pending_.pop_front();
+  Start(next);
+}
+
+void JobQueue::Close() {
+  closed_ = true;
+  // Deleting a job may release the last other owner of this queue, never the last one: the
+  // caller (instance data, or a completing job) holds one.
+  std::deque<Job*> dropped;
+  dropped.swap(pending_);
+  for (Job* job : dropped) delete job;
+}
+
+Napi::Promise Job::Start(Napi::Env env, Compute compute, Finish finish) {
+  auto* data = env.GetInstanceData<AddonData>();
+  std::unique_ptr<Job> job(new Job(env, data->queue, std::move(compute), std::move(finish)));
+  napi_value promise = nullptr;
+  if (napi_create_promise(env, &job->deferred_, &promise) != napi_ok) {
+    throw Napi::Error::New(env, "cannot create a promise");
+  }
+  std::shared_ptr<JobQueue> queue = data->queue;
+  queue->Push(job.release());
+  return Napi::Promise(env, promise);
+}
+
+Job::~Job() {
+  // Safe while the environment is torn down; a deferred never settled is left to V8.
+  if (work_ != nullptr) napi_delete_async_work(env_, work_);
+}
+
+bool Job::Queue() {
+  napi_value name = nullptr;
+  if (napi_create_string_utf8(env_, "specopt", NAPI_AUTO_LENGTH, &name) != napi_ok) return false;
+  if (napi_create_async_work(env_, nullptr, name, Execute, Complete, this, &work_) != napi_ok) {
+    work_ = nullptr;
+    return false;
+  }
+  return napi_queue_async_work(env_, work_) == napi_ok;
+}
+
+void Job::Execute(napi_env, void* data) {
+  Job* job = static_cast<Job*>(data);
+  try {
+    std::lock_guard<std::mutex> lock(BlasMutex());
+    job->compute_();
+  } catch (const ComputeError& e) {
+    job->failed_ = true;
+    job->badInput_ = e.badInput;
+    job->error_ = e.what();
+  } catch (const std::bad_alloc&) {
+    job->failed_ = true;
+    job->badInput_ = true;
+    job->error_ = "out of memory";
+  } catch (const std::exception& e) {
+    job->failed_ = true;
+    job->error_ = e.what();
+  } catch (...) {
+    job->failed_ = true;
+    job->error_ = "unexpected native error";
+  }
+}
+
+void Job::Complete(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<Job> job(static_cast<Job*>(data));
+  std::shared_ptr<JobQueue> queue = job->queue_;
+  bool alive = job->Settle(env, status);
+  job.reset();
+  queue->Finished(!alive);
+}
+
+bool Job::Settle(napi_env env, napi_status status) {
+  if (status != napi_ok) return false;  // cancelled: only at teardown
+  napi_handle_scope scope = nullptr;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+  // napi_create_arraybuffer is one of the calls that refuse once the environment cannot run JS
+  // (worker termination, exit): probe with it before any node-addon-api call, which would throw.
+  napi_value probe = nullptr;
+  bool alive = napi_create_arraybuffer(env, 0, nullptr, &probe) == napi_ok;
+  napi_value value = nullptr;
+  bool resolve = false;
+  if (alive && !failed_) {
+    try {
+      value = finish_(Napi::Env(env));
+      resolve = true;
+    } catch (const Napi::Error& e) {
+      if (!e.IsEmpty()) value = e.Value();
+      else alive = false;
+    } catch (const std::bad_alloc&) {
+      failed_ = badInput_ = true;
+      error_ = "out of memory";
+    } catch (const std::exception& e) {
+      failed_ = true;
+      error_ = e.what();
+    }
+  }
+  if (alive && value == nullptr) {
+    napi_value message = nullptr;
+    alive = napi_create_string_utf8(env, error_.c_str(), error_.size(), &message) == napi_ok &&
+            (badInput_ ? napi_create_range_error(env, nullptr, message, &value)
+                       : napi_create_error(env, nullptr, message, &value)) == napi_ok;
+  }
+  if (alive) {
+    alive = (resolve ? napi_resolve_deferred(env, deferred_, value) : napi_reject_deferred(env, deferred_, value)) ==
+            napi_ok;
+  }
+  napi_close_handle_scope(env, scope);
+  return alive;
+}
+
+}  // namespace specopt
