@@ -21,14 +21,26 @@ function typeOf(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
 
+/** Messages start with the rule's name; createOptimizer adds its own in front. */
 export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper<R> {
-  if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) {
-    throw new TypeError(`${rule}: hyperparameters must be an object, got ${typeOf(given)}`);
+  if (given !== undefined) {
+    const proto = typeof given === 'object' && given !== null ? Object.getPrototypeOf(given) : undefined;
+    if (Array.isArray(given) || (proto !== Object.prototype && proto !== null)) {
+      const kind = proto === undefined || Array.isArray(given) ? typeOf(given) : `an instance of ${proto?.constructor?.name ?? 'a class'}`;
+      throw new TypeError(`${rule}: hyperparameters must be a plain object, got ${kind}`);
+    }
   }
   const defaults: Record<string, unknown> = { ...DEFAULTS[rule], ...COMMON };
   const out: Record<string, unknown> = { ...defaults };
-  for (const [key, value] of Object.entries(given ?? {})) {
-    if (!(key in defaults)) {
+  let entries: [string, unknown][];
+  try {
+    entries = Object.entries(given ?? {});
+  } catch (error) {
+    // A getter that throws, or a proxy.
+    throw new TypeError(`${rule}: hyperparameters could not be read (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+  }
+  for (const [key, value] of entries) {
+    if (!Object.hasOwn(defaults, key)) {
       throw new TypeError(`${rule}: unknown hyperparameter '${key}' (known: ${Object.keys(defaults).join(', ')})`);
     }
     if (value === undefined) continue;
@@ -38,7 +50,7 @@ export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper
       typeOf(value) === typeOf(d) || (d === null && typeof value === 'number') || (key === 'blocks' && typeof value === 'number');
     if (!ok) throw new TypeError(`${rule}: ${key} must be ${d === null ? 'a number or null' : `a ${typeOf(d)}`}, got ${typeOf(value)}`);
     if (typeof value === 'number' && !Number.isFinite(value)) throw new RangeError(`${rule}: ${key} must be finite, got ${value}`);
-    if (key in CHOICES && !CHOICES[key].includes(value as string)) {
+    if (Object.hasOwn(CHOICES, key) && !CHOICES[key].includes(value as string)) {
       throw new TypeError(`${rule}: ${key} must be ${CHOICES[key].map((c) => `'${c}'`).join(' | ')}, got '${String(value)}'`);
     }
     out[key] = Array.isArray(value) ? [...value] : value;

@@ -3,12 +3,12 @@
 // src/reference/optim. Both keep their state in an OptimizerState, saved and loaded alike.
 import { native, type StepPlanHandle } from '../native.js';
 import { referenceOptimizer, type RefOptimizer, type RefState } from '../reference/optim/index.js';
-import { checkMatrix, describe, type MatrixLike } from '../validate.js';
+import { checkMatrix, checkOptions, describe, type MatrixLike } from '../validate.js';
 import { RULES, type RuleName } from './defaults.js';
 import { resolveHyper, spectralOptions, type Hyper } from './hyper.js';
 import type { BufferSpec, RuleSpec } from './rule.js';
 import { RULE_SPECS } from './rules/index.js';
-import type { OptimizerState, StateArray } from './state.js';
+import { checkStateValues, stateFail, type OptimizerState, type StateArray } from './state.js';
 
 export type Backend = 'native' | 'reference';
 
@@ -36,24 +36,32 @@ export class Optimizer<R extends RuleName = RuleName> {
   private readonly kernelId: number;
   private readonly spectral: ReturnType<typeof spectralOptions>;
   private readonly spectralDecay: boolean;
+  /** Native: the state keeps the spectral warm start ('spectralVector'). */
+  private readonly warmStart: boolean;
   private readonly layouts = new Map<number, BufferSpec[]>();
 
   constructor(rule: R, hyper?: Partial<Hyper<R>>, options?: { backend?: Backend }) {
-    if (!(RULES as string[]).includes(rule)) {
+    if (typeof rule !== 'string' || !(RULES as string[]).includes(rule)) {
       throw new TypeError(`createOptimizer: unknown rule ${describe(rule)} (known: ${RULES.join(', ')})`);
     }
-    const backend = options?.backend ?? 'native';
+    const backend = checkOptions<{ backend: Backend }>(options, ['backend'], 'createOptimizer: options').backend ?? 'native';
     if (backend !== 'native' && backend !== 'reference') {
-      throw new TypeError(`createOptimizer: backend must be 'native' | 'reference', got ${describe(backend)}`);
+      throw new TypeError(`createOptimizer: options.backend must be 'native' | 'reference', got ${describe(backend)}`);
     }
     this.rule = rule;
-    this.hyper = resolveHyper(rule, hyper);
+    try {
+      this.hyper = resolveHyper(rule, hyper);
+      if (backend === 'reference') this.reference = referenceOptimizer(rule, this.hyper as unknown as Record<string, unknown>);
+    } catch (error) {
+      // resolveHyper's, the rule's and the reference's messages start with the rule's name.
+      throw prefixed(error, 'createOptimizer');
+    }
     this.backend = backend;
     this.spec = RULE_SPECS[rule] as RuleSpec<RuleName>;
-    if (backend === 'reference') this.reference = referenceOptimizer(rule, this.hyper as unknown as Record<string, unknown>);
     this.kernelId = KERNEL_IDS[this.spec.kernel];
     this.spectral = spectralOptions(this.hyper);
     this.spectralDecay = this.spectral.weightDecayNorm === 'spectral' && this.spec.decoupledDecay(this.hyper as never);
+    this.warmStart = this.spectral.spectralWarmStart && (this.spectralDecay || this.hyper.spectralPenalty > 0);
   }
 
   /** The state buffers for a rows x cols parameter (cached: the same shapes come every step). */
@@ -72,28 +80,82 @@ export class Optimizer<R extends RuleName = RuleName> {
     checkMatrix(param, `${this.rule}.init: param`);
     const { rows, cols } = param;
     if (rows * cols === 0) throw new RangeError(`${this.rule}.init: param is ${rows}x${cols}: nothing to optimize`);
-    this.spec.checkShape?.(this.hyper as never, rows, cols);
+    this.checkShape(rows, cols, `${this.rule}.init`);
     const base = { rule: this.rule, backend: this.backend, rows, cols, step: 0 };
     if (this.reference) {
       const { step: _, ...fields } = this.reference.init(rows, cols);
       return splitReferenceState(base, fields);
     }
+    // An ordinary object, not Object.create(null): V8 keeps that one in dictionary mode, and the
+    // name lookups of every stepMany entry and step cost half as much again. Prototype names
+    // cannot get in: loadState and saveState accept only the rule's declared names.
     const arrays: Record<string, StateArray> = {};
     for (const [name, length, fill] of this.layout(rows, cols)) {
       arrays[name] = new Float32Array(length).fill(fill);
     }
-    if (this.spectral.spectralWarmStart && (this.spectralDecay || this.hyper.spectralPenalty > 0)) {
-      arrays.spectralVector = new Float32Array(Math.min(rows, cols));
-    }
+    if (this.warmStart) arrays.spectralVector = new Float32Array(Math.min(rows, cols));
     // One literal (not a spread of base): every field then sits in the object itself, one
     // cache line fewer for stepMany to touch per parameter and step.
     return { rule: this.rule, backend: this.backend, rows, cols, step: 0, arrays, values: {} };
   }
 
+  /** The rule's shape checks (adam-mini's row groups), with messages starting with `at`. */
+  private checkShape(rows: number, cols: number, at: string): void {
+    try {
+      this.spec.checkShape?.(this.hyper as never, rows, cols);
+    } catch (error) {
+      throw prefixed(error, at, this.rule);
+    }
+  }
+
+  /**
+   * @internal The first step of a state with this optimizer (checkState): its arrays must be
+   * exactly the ones this optimizer keeps for the shape (none missing, none extra; their types
+   * and lengths are checked whenever a batch is built), its values the reference's scalars.
+   */
+  checkStateLayout(state: OptimizerState, at: string): void {
+    const { rows, cols } = state;
+    this.checkShape(rows, cols, at);
+    const arrays = state.arrays;
+    let names: string[];
+    let optional: string | undefined;
+    if (this.reference) {
+      names = this.referenceLayout(rows, cols).map(([name]) => name);
+      // The reference stores its last v₁ whenever it computes rank1(W).
+      if (this.reference.usesRank1 !== false) optional = 'spectralVec';
+    } else {
+      names = this.layout(rows, cols).map(([name]) => name);
+      if (this.warmStart) names.push('spectralVector');
+    }
+    const keeps = `${this.rule} (${this.backend}) with these hyperparameters keeps ${[...names, ...(optional ? [`${optional} (optional)`] : [])].join(', ') || 'no arrays'}`;
+    for (const name of Object.keys(arrays)) {
+      if (!names.includes(name) && name !== optional) {
+        throw new RangeError(`${at}: state.arrays.${name} is not an array this optimizer uses (${keeps}); was the state made with other hyperparameters?`);
+      }
+    }
+    for (const name of names) {
+      if (!Object.hasOwn(arrays, name)) {
+        throw new RangeError(`${at}: state.arrays lacks '${name}' (${keeps}); was the state made with other hyperparameters?`);
+      }
+    }
+    if (optional !== undefined && Object.hasOwn(arrays, optional)) {
+      const a = arrays[optional];
+      if (!(a instanceof Float64Array) || a.length !== Math.min(rows, cols)) {
+        throw new RangeError(`${at}: state buffer '${optional}' must be a Float64Array of ${Math.min(rows, cols)}, got ${describeArray(a)}`);
+      }
+    }
+    checkStateValues(stateFail(at), 'state', this.rule, this.backend, state.values);
+  }
+
   /** One update of `param.data` in place from `grad`. See `stepMany` for many parameters at once. */
   step(param: MatrixLike, grad: MatrixLike, state: OptimizerState): StepResult {
     const entries = [{ optimizer: this as Optimizer, param, grad, state }];
-    return run(entries, new Plan(entries))![0];
+    stepEntries = entries;
+    try {
+      return run(entries, new Plan(entries))![0];
+    } finally {
+      stepEntries = null;
+    }
   }
 
   /**
@@ -108,24 +170,25 @@ export class Optimizer<R extends RuleName = RuleName> {
     checkEntry(param, grad, state, this, entries, index);
     const { rows, cols } = param;
     const layout = this.layout(rows, cols);
+    const arrays = stateArrays(state, entries, index);
     batch.arrays.push(param.data, grad.data);
     const names: string[] = [];
     const buffers: Float32Array[] = [];
     for (let b = 0; b < layout.length; b++) {
       const name = layout[b][0];
       const length = layout[b][1];
-      const a = state.arrays[name];
+      const a = arrays[name];
       if (!(a instanceof Float32Array) || a.length !== length) {
-        throw new RangeError(`${where(entries, index)}: state buffer '${name}' must be a Float32Array of ${length}, got ${describe(a)}`);
+        throw new RangeError(`${where(entries, index)}: state buffer '${name}' must be a Float32Array of ${length}, got ${describeArray(a)}`);
       }
       batch.arrays.push(a);
       names.push(name);
       buffers.push(a);
     }
-    const warm = state.arrays.spectralVector;
+    const warm = arrays.spectralVector;
     if (warm !== undefined) {
       if (!(warm instanceof Float32Array) || warm.length !== Math.min(rows, cols)) {
-        throw new RangeError(`${where(entries, index)}: state buffer 'spectralVector' must be a Float32Array of ${Math.min(rows, cols)}, got ${describe(warm)}`);
+        throw new RangeError(`${where(entries, index)}: state buffer 'spectralVector' must be a Float32Array of ${Math.min(rows, cols)}, got ${describeArray(warm)}`);
       }
       batch.arrays.push(warm);
     }
@@ -157,7 +220,7 @@ export class Optimizer<R extends RuleName = RuleName> {
       cols,
       names,
       buffers,
-      info: state.arrays.info as Float32Array | undefined,
+      info: arrays.info as Float32Array | undefined,
       warm,
       scalarOffset,
       t: state.step + 1,
@@ -184,10 +247,11 @@ export class Optimizer<R extends RuleName = RuleName> {
   check(entries: readonly StepEntry[], index: number): void {
     const { param, grad, state } = entries[index];
     checkEntry(param, grad, state, this, entries, index);
+    const arrays = stateArrays(state, entries, index);
     for (const [name, length] of this.referenceLayout(param.rows, param.cols)) {
-      const a = state.arrays[name];
+      const a = arrays[name];
       if (!(a instanceof Float64Array) || a.length !== length) {
-        throw new RangeError(`${where(entries, index)}: state buffer '${name}' must be a Float64Array of ${length}, got ${describe(a)}`);
+        throw new RangeError(`${where(entries, index)}: state buffer '${name}' must be a Float64Array of ${length}, got ${describeArray(a)}`);
       }
     }
     if (this.hyper.nonFinite === 'throw' && !grad.data.every(Number.isFinite)) {
@@ -320,17 +384,58 @@ function splitReferenceState(
   return { ...base, arrays, values };
 }
 
+// Once per state and optimizer (then CHECKED_STATES remembers it); the step's own checks of the
+// buffers' types and lengths run whenever a batch is built.
 function checkState(state: OptimizerState, opt: Optimizer, param: MatrixLike, where: string): void {
-  if (typeof state !== 'object' || state === null || typeof state.arrays !== 'object') {
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
     throw new TypeError(`${where}: state must be an optimizer state from init() or loadState(), got ${describe(state)}`);
   }
   if (state.rule !== opt.rule || state.backend !== opt.backend) {
-    throw new TypeError(`${where}: state belongs to ${state.rule} (${state.backend}), not ${opt.rule} (${opt.backend})`);
+    const rule = typeof state.rule === 'string' ? state.rule : describe(state.rule);
+    throw new TypeError(`${where}: state belongs to ${rule} (${String(state.backend)}), not ${opt.rule} (${opt.backend})`);
   }
   if (state.rows !== param.rows || state.cols !== param.cols) {
     throw new RangeError(`${where}: state is for a ${state.rows}x${state.cols} parameter, param is ${param.rows}x${param.cols}`);
   }
-  if (!Number.isSafeInteger(state.step) || state.step < 0) throw new RangeError(`${where}: state.step must be a non-negative integer`);
+  checkStep(state.step, where);
+  const arrays = state.arrays;
+  if (typeof arrays !== 'object' || arrays === null || Array.isArray(arrays)) {
+    throw new TypeError(`${where}: state.arrays must be an object of the state's buffers by name, got ${describe(arrays)}`);
+  }
+  opt.checkStateLayout(state, where);
+}
+
+function checkStep(step: unknown, where: string): void {
+  if (typeof step !== 'number') throw new TypeError(`${where}: state.step must be a non-negative integer, got ${describe(step)}`);
+  if (!Number.isSafeInteger(step) || step < 0) throw new RangeError(`${where}: state.step must be a non-negative integer, got ${step}`);
+}
+
+/** state.arrays, which may have been replaced since the state was checked. */
+function stateArrays(state: OptimizerState, entries: readonly StepEntry[], index: number): Record<string, StateArray> {
+  const arrays = state.arrays;
+  if (typeof arrays !== 'object' || arrays === null) {
+    throw new TypeError(`${where(entries, index)}: state.arrays must be an object of the state's buffers by name, got ${describe(arrays)}`);
+  }
+  return arrays;
+}
+
+/** A state buffer for a message: its type and length, and a hint when it lost its memory. */
+function describeArray(a: unknown): string {
+  if (!ArrayBuffer.isView(a) || a instanceof DataView) return describe(a);
+  const t = a as Float32Array;
+  const detached = t.length === 0 && t.buffer.byteLength === 0 ? ' (its ArrayBuffer is detached?)' : '';
+  return `a ${t.constructor.name} of ${t.length}${detached}`;
+}
+
+/**
+ * A TypeError or RangeError (of a rule's check, or the reference's step) again with a message
+ * starting with `at`; with `rule`, the rule's own "rule: " prefix is dropped (`at` names it).
+ */
+function prefixed(error: unknown, at: string, rule?: string): unknown {
+  if (!(error instanceof TypeError || error instanceof RangeError)) return error;
+  const message = rule !== undefined && error.message.startsWith(`${rule}: `) ? error.message.slice(rule.length + 2) : error.message;
+  const Kind = error instanceof TypeError ? TypeError : RangeError;
+  return new Kind(`${at}: ${message}`, { cause: error });
 }
 
 export interface StepEntry {
@@ -348,7 +453,14 @@ export interface StepEntry {
 export function stepMany(entries: readonly StepEntry[]): StepResult[] {
   if (!Array.isArray(entries)) throw new TypeError(`stepMany: entries must be an array, got ${describe(entries)}`);
   const kept = PLANS.get(entries);
-  const results = kept?.reuse(entries) ? run(entries, kept) : null;
+  let reusable = false;
+  try {
+    reusable = kept?.reuse(entries) === true;
+  } catch {
+    // Something the plan reads was replaced by what is not an object (state.arrays = null, say):
+    // the checks of a new plan say what.
+  }
+  const results = reusable ? run(entries, kept!) : null;
   if (results) return results;
   const plan = new Plan(entries);
   PLANS.set(entries, plan);
@@ -359,7 +471,14 @@ export function stepMany(entries: readonly StepEntry[]): StepResult[] {
 function run(entries: readonly StepEntry[], plan: Plan): StepResult[] | null {
   const { batch, nativeIdx, referenceIdx } = plan;
   // Reference updates are computed first and written last, so any failure writes nothing.
-  const commits = referenceIdx.map((i: number) => entries[i].optimizer.referenceStep(entries[i].param, entries[i].grad, entries[i].state));
+  const commits = referenceIdx.map((i: number) => {
+    const e = entries[i];
+    try {
+      return e.optimizer.referenceStep(e.param, e.grad, e.state);
+    } catch (error) {
+      throw prefixed(error, where(entries, i), e.optimizer.rule);
+    }
+  });
   const results: StepResult[] = new Array(entries.length);
   if (nativeIdx.length) {
     let skipped: number[] | null;
@@ -450,8 +569,11 @@ class Plan {
     const seen = new Set<Float32Array>();
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
-      if (!(e?.optimizer instanceof Optimizer)) {
-        throw new TypeError(`${where(entries, i)}: optimizer must come from createOptimizer, got ${describe(e?.optimizer)}`);
+      if (typeof e !== 'object' || e === null) {
+        throw new TypeError(`${where(entries, i)} must be an object { optimizer, param, grad, state }, got ${describe(e)}`);
+      }
+      if (!(e.optimizer instanceof Optimizer)) {
+        throw new TypeError(`${where(entries, i)}: optimizer must come from createOptimizer, got ${describe(e.optimizer)}`);
       }
       const data = e.param?.data;
       if (data instanceof Float32Array) {
@@ -550,15 +672,23 @@ const PLANS = new WeakMap<readonly StepEntry[], Plan>();
 function renumber(error: unknown, entries: readonly StepEntry[], nativeIdx: number[]): unknown {
   const match = error instanceof Error ? /^optimizer step, parameter (\d+): (.*)$/s.exec(error.message) : null;
   if (!match) return error;
+  const index = nativeIdx[Number(match[1])];
+  const rule = entries[index].optimizer.rule;
+  const message = match[2].startsWith(`${rule}: `) ? match[2].slice(rule.length + 2) : match[2];
   const Kind = (error as Error).constructor as new (message: string) => Error;
-  return new Kind(`${where(entries, nativeIdx[Number(match[1])])}: ${match[2]}`);
+  return new Kind(`${where(entries, index)}: ${message}`);
 }
 
 // Error messages name the entry; built only when needed.
 function where(entries: readonly StepEntry[], i: number): string {
-  const rule = entries[i]?.optimizer?.rule;
-  return entries.length === 1 ? `${rule}.step` : `stepMany: entry ${i} (${rule})`;
+  const opt = (entries[i] as Partial<StepEntry> | null | undefined)?.optimizer;
+  const rule = opt instanceof Optimizer ? opt.rule : undefined;
+  if (entries === stepEntries && rule !== undefined) return `${rule}.step`;
+  return rule === undefined ? `stepMany: entry ${i}` : `stepMany: entry ${i} (${rule})`;
 }
+
+/** The entries of the Optimizer#step call under way (its errors name step, not stepMany). */
+let stepEntries: readonly StepEntry[] | null = null;
 
 /** An optimizer for rule `name` with the given hyperparameters (defaults: src/optim/defaults.ts). */
 export function createOptimizer<R extends RuleName>(name: R, hyper?: Partial<Hyper<R>>, options?: { backend?: Backend }): Optimizer<R> {

@@ -7,6 +7,46 @@ export type HyperOf<R extends RuleName> = (typeof DEFAULTS)[R];
 /** A state buffer: its name, its length for a rows x cols parameter, its initial value. */
 export type BufferSpec = readonly [name: string, length: number, fill: number];
 
+/**
+ * A state array's length for a rows x cols parameter, as far as the shape alone decides it: a
+ * number when the shape fixes it, null when a parameter of this shape never has the array, or a
+ * test when hyperparameters choose among several lengths (galore-adamw's rank, adam-mini's blocks).
+ */
+export type StateLength = number | null | { readonly what: string; readonly test: (length: number) => boolean };
+
+/** An array a state of the rule may hold (what loadState checks a file against, without hyperparameters). */
+export interface StateArraySpec {
+  readonly name: string;
+  length(rows: number, cols: number): StateLength;
+  /** Kept only with some hyperparameters (sgd's momentum buffer); otherwise every state of a shape it has a length for holds it. */
+  readonly optional: boolean;
+}
+
+/** The scalar values a reference state holds: a flag, or a count (a non-negative integer). */
+export type StateValueKind = 'boolean' | 'count';
+
+/**
+ * Every array a state of the rule may hold, per backend, in canonical order: the order init()
+ * creates them in and saveState writes them in. The spectral warm-start vector (native
+ * 'spectralVector', reference 'spectralVec') is not listed: state.ts adds it last.
+ */
+export interface StateSpec {
+  readonly native: readonly StateArraySpec[];
+  readonly reference: readonly StateArraySpec[];
+  /** The scalars every reference state of the rule holds (native states hold none). */
+  readonly referenceValues?: Readonly<Record<string, StateValueKind>>;
+}
+
+/** A StateArraySpec; `optional` when only some hyperparameters keep it. */
+export function stateArray(name: string, length: (rows: number, cols: number) => StateLength, optional: 'optional' | 'always' = 'always'): StateArraySpec {
+  return { name, length, optional: optional === 'optional' };
+}
+
+/** Lengths the state specs share: one per entry, rows², cols². */
+export const ENTRIES = (rows: number, cols: number): number => rows * cols;
+export const ROWS_SQUARED = (rows: number): number => rows * rows;
+export const COLS_SQUARED = (_rows: number, cols: number): number => cols * cols;
+
 export interface RuleSpec<R extends RuleName> {
   /** The native loop this rule runs (adam and adamw share one). */
   readonly kernel: string;
@@ -16,7 +56,10 @@ export interface RuleSpec<R extends RuleName> {
   decoupledDecay(h: HyperOf<R>): boolean;
   /** Shape-dependent checks at init (e.g. adam-mini's row groups must divide the rows). */
   checkShape?(h: HyperOf<R>, rows: number, cols: number): void;
+  /** The native state's buffers for these hyperparameters, in the order of `state.native`. */
   buffers(h: HyperOf<R>, rows: number, cols: number): BufferSpec[];
+  /** Every array a state can hold, without hyperparameters (see StateSpec). */
+  readonly state: StateSpec;
   /** t is the step being taken: 1 on the first update. */
   scalars(h: HyperOf<R>, t: number, rows: number, cols: number): number[];
 }

@@ -1,8 +1,12 @@
 // Adafactor with transformers' semantics: factored second moment for matrices (both sides > 1),
 // relative step size, parameter scaling, update clipping, optional first moment.
-import { inRange, type RuleSpec } from '../rule.js';
+import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
 
 const factored = (rows: number, cols: number) => rows > 1 && cols > 1;
+/** The row factor (length rows), the column factor (cols) and the full second moment: which a shape has. */
+const rowFactor = (rows: number, cols: number) => (factored(rows, cols) ? rows : null);
+const colFactor = (rows: number, cols: number) => (factored(rows, cols) ? cols : null);
+const unfactored = (rows: number, cols: number) => (factored(rows, cols) ? null : rows * cols);
 
 export const adafactor: RuleSpec<'adafactor'> = {
   kernel: 'adafactor',
@@ -31,6 +35,15 @@ export const adafactor: RuleSpec<'adafactor'> = {
       : [['expAvgSq', rows * cols, 0]];
     if (h.beta1 !== null) b.push(['expAvg', rows * cols, 0]);
     return b;
+  },
+  state: {
+    native: [
+      stateArray('expAvgSqRow', rowFactor),
+      stateArray('expAvgSqCol', colFactor),
+      stateArray('expAvgSq', unfactored),
+      stateArray('expAvg', ENTRIES, 'optional'),
+    ],
+    reference: [stateArray('row', rowFactor), stateArray('col', colFactor), stateArray('v', unfactored), stateArray('m', ENTRIES, 'optional')],
   },
   scalars(h, t, rows, cols) {
     const rho = h.relativeStep ? Math.min(h.warmupInit ? 1e-6 * t : 1e-2, 1 / Math.sqrt(t)) : (h.lr as number);

@@ -1,5 +1,5 @@
 // Adagrad with PyTorch's semantics: lr decay, L2 weight decay, initial accumulator value.
-import { inRange, type RuleSpec } from '../rule.js';
+import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
 
 export const adagrad: RuleSpec<'adagrad'> = {
   kernel: 'adagrad',
@@ -12,5 +12,6 @@ export const adagrad: RuleSpec<'adagrad'> = {
   },
   decoupledDecay: () => false,
   buffers: (h, rows, cols) => [['sum', rows * cols, h.initialAccumulatorValue]],
+  state: { native: [stateArray('sum', ENTRIES)], reference: [stateArray('sum', ENTRIES)] },
   scalars: (h, t) => [h.lr / (1 + (t - 1) * h.lrDecay), h.weightDecay, h.eps],
 };

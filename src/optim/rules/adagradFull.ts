@@ -1,6 +1,8 @@
 // Full-matrix AdaGrad on vec(G): S ← S + ggᵀ, W ← W − lr·(S^(1/2) + εI)^(−1)·g through eigh(S).
 // S has d² entries (d = rows·cols), so parameters above maxDim entries are refused.
-import { inRange, type RuleSpec } from '../rule.js';
+import { inRange, stateArray, type RuleSpec } from '../rule.js';
+
+const statistic = (rows: number, cols: number) => (rows * cols) ** 2;
 
 export const adagradFull: RuleSpec<'adagrad-full'> = {
   kernel: 'adagrad-full',
@@ -19,6 +21,7 @@ export const adagradFull: RuleSpec<'adagrad-full'> = {
     }
   },
   decoupledDecay: () => false,
-  buffers: (_h, rows, cols) => [['statistic', (rows * cols) ** 2, 0]],
+  buffers: (_h, rows, cols) => [['statistic', statistic(rows, cols), 0]],
+  state: { native: [stateArray('statistic', statistic)], reference: [stateArray('S', statistic)] },
   scalars: (h) => [h.lr, h.eps],
 };

@@ -1,7 +1,7 @@
 // Adam (L2 weight decay) and AdamW (decoupled decay, applied before the moment step) with
 // PyTorch's semantics, amsgrad included.
 import type { RuleName } from '../defaults.js';
-import { checkBetas, inRange, type HyperOf, type RuleSpec } from '../rule.js';
+import { ENTRIES, checkBetas, inRange, stateArray, type HyperOf, type RuleSpec } from '../rule.js';
 
 function adamLike<R extends 'adam' | 'adamw'>(rule: R): RuleSpec<R> {
   const decoupled = rule === 'adamw';
@@ -21,6 +21,10 @@ function adamLike<R extends 'adam' | 'adamw'>(rule: R): RuleSpec<R> {
       ];
       if (h.amsgrad) b.push(['maxExpAvgSq', rows * cols, 0]);
       return b;
+    },
+    state: {
+      native: [stateArray('expAvg', ENTRIES), stateArray('expAvgSq', ENTRIES), stateArray('maxExpAvgSq', ENTRIES, 'optional')],
+      reference: [stateArray('m', ENTRIES), stateArray('v', ENTRIES), stateArray('vmax', ENTRIES, 'optional')],
     },
     scalars(h, t) {
       const [beta1, beta2] = h.betas;

@@ -1,13 +1,18 @@
 // Adam-mini (zyushun/Adam-mini): one second-moment value per block of the parameter, blocks being
 // rows (the default: one per output neuron), columns, the whole tensor (Adalayer) or h equal
 // groups of rows (attention heads). Decoupled decay.
-import { checkBetas, inRange, type RuleSpec } from '../rule.js';
+import { ENTRIES, checkBetas, inRange, stateArray, type RuleSpec, type StateLength } from '../rule.js';
 
 const MODES = { rows: 0, cols: 1, all: 2 } as const;
 
 function blockCount(blocks: 'rows' | 'cols' | 'all' | number, rows: number, cols: number): number {
   if (typeof blocks === 'number') return blocks;
   return blocks === 'rows' ? rows : blocks === 'cols' ? cols : 1;
+}
+
+/** The second moment's length without the hyperparameters: one of the block counts `blocks` can give. */
+function blockLengths(rows: number, cols: number): StateLength {
+  return { what: `${rows} (rows), ${cols} (cols), 1 (all) or a divisor of ${rows} (row groups)`, test: (n) => n === cols || (n >= 1 && rows % n === 0) };
 }
 
 export const adamMini: RuleSpec<'adam-mini'> = {
@@ -32,6 +37,10 @@ export const adamMini: RuleSpec<'adam-mini'> = {
     ['expAvg', rows * cols, 0],
     ['expAvgSq', blockCount(h.blocks, rows, cols), 0],
   ],
+  state: {
+    native: [stateArray('expAvg', ENTRIES), stateArray('expAvgSq', blockLengths)],
+    reference: [stateArray('m', ENTRIES), stateArray('v', blockLengths)],
+  },
   scalars(h, t) {
     const [beta1, beta2] = h.betas;
     const mode = typeof h.blocks === 'number' ? 3 : MODES[h.blocks];

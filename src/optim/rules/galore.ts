@@ -1,9 +1,19 @@
 // GaLore-AdamW (jiaweizzhao/GaLore): AdamW on the gradient projected onto its top-`rank` singular
 // vectors of the smaller side, refreshed every updateProjGap steps; weight decay after the step.
 // Singular vectors are sign-normalised (largest-magnitude entry positive) so runs reproduce.
-import { checkBetas, inRange, integerAtLeast, type RuleSpec } from '../rule.js';
+import { checkBetas, inRange, integerAtLeast, stateArray, type RuleSpec, type StateLength } from '../rule.js';
 
 const rankOf = (rank: number, rows: number, cols: number) => Math.min(rank, rows, cols);
+
+/** r·unit for some rank r in 1..min(rows, cols): the lengths a rank the state does not record allows. */
+function rankMultiple(unit: number, rows: number, cols: number): StateLength {
+  const most = unit * Math.min(rows, cols);
+  return { what: `a multiple of ${unit} from ${unit} to ${most} (rank·${unit})`, test: (n) => n >= unit && n <= most && n % unit === 0 };
+}
+/** The projector: r×cols (rows >= cols) or rows×r. */
+const projectorLength = (rows: number, cols: number) => rankMultiple(rows >= cols ? cols : rows, rows, cols);
+/** The moments, of the projected gradient's shape: rows×r or r×cols. */
+const projectedLength = (rows: number, cols: number) => rankMultiple(rows >= cols ? rows : cols, rows, cols);
 
 export const galore: RuleSpec<'galore-adamw'> = {
   kernel: 'galore-adamw',
@@ -25,6 +35,10 @@ export const galore: RuleSpec<'galore-adamw'> = {
       ['expAvg', projected, 0],
       ['expAvgSq', projected, 0],
     ];
+  },
+  state: {
+    native: [stateArray('projector', projectorLength), stateArray('expAvg', projectedLength), stateArray('expAvgSq', projectedLength)],
+    reference: [stateArray('P', projectorLength), stateArray('m', projectedLength), stateArray('v', projectedLength)],
   },
   scalars(h, t, rows, cols) {
     const [beta1, beta2] = h.betas;

@@ -1,7 +1,7 @@
 // Muon (KellerJordan/Muon): EMA momentum with Nesterov look-ahead, the update orthogonalised by
 // Newton-Schulz (or exactly by SVD), scaled by √max(1, rows/cols), decoupled weight decay. Meant
 // for hidden matrices; embeddings, heads, biases and gains belong to AdamW (mix with stepMany).
-import { inRange, type RuleSpec } from '../rule.js';
+import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
 
 export const muon: RuleSpec<'muon'> = {
   kernel: 'muon',
@@ -13,6 +13,7 @@ export const muon: RuleSpec<'muon'> = {
   },
   decoupledDecay: (h) => h.weightDecay !== 0,
   buffers: (_h, rows, cols) => [['momentumBuffer', rows * cols, 0]],
+  state: { native: [stateArray('momentumBuffer', ENTRIES)], reference: [stateArray('momentumBuffer', ENTRIES)] },
   scalars: (h, _t, rows, cols) => [
     h.lr,
     h.momentum,

@@ -1,6 +1,6 @@
 // Powered SGD (pbSGD): W ← W − lr·sign(G)|G|^γ; `normalize` divides by ‖·‖_p with p = 1 + 1/γ,
 // the steepest-descent direction under the p-norm (seed 003); optional momentum on it.
-import { inRange, type RuleSpec } from '../rule.js';
+import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
 
 export const pbsgd: RuleSpec<'pbsgd'> = {
   kernel: 'pbsgd',
@@ -12,5 +12,6 @@ export const pbsgd: RuleSpec<'pbsgd'> = {
   },
   decoupledDecay: (h) => h.weightDecay !== 0,
   buffers: (h, rows, cols) => (h.momentum > 0 ? [['momentum', rows * cols, 0]] : []),
+  state: { native: [stateArray('momentum', ENTRIES, 'optional')], reference: [stateArray('b', ENTRIES, 'optional')] },
   scalars: (h) => [h.lr, h.gamma, h.momentum, h.normalize ? 1 : 0, h.lr * h.weightDecay],
 };

@@ -1,5 +1,11 @@
 // RMSprop with PyTorch's semantics: centered, momentum, L2 weight decay; no bias correction.
-import { inRange, type RuleSpec } from '../rule.js';
+import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
+
+const RMSPROP_STATE = [
+  stateArray('squareAvg', ENTRIES),
+  stateArray('gradAvg', ENTRIES, 'optional'),
+  stateArray('momentumBuffer', ENTRIES, 'optional'),
+];
 
 export const rmsprop: RuleSpec<'rmsprop'> = {
   kernel: 'rmsprop',
@@ -17,5 +23,6 @@ export const rmsprop: RuleSpec<'rmsprop'> = {
     if (h.momentum > 0) b.push(['momentumBuffer', rows * cols, 0]);
     return b;
   },
+  state: { native: RMSPROP_STATE, reference: RMSPROP_STATE },
   scalars: (h) => [h.lr, h.alpha, h.eps, h.weightDecay, h.momentum, h.centered ? 1 : 0],
 };

@@ -1,5 +1,5 @@
 // SGD with PyTorch's semantics: momentum, dampening, nesterov, L2 weight decay, or decoupled decay.
-import { inRange, type RuleSpec } from '../rule.js';
+import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
 
 export const sgd: RuleSpec<'sgd'> = {
   kernel: 'sgd',
@@ -17,6 +17,10 @@ export const sgd: RuleSpec<'sgd'> = {
   },
   decoupledDecay: (h) => h.decoupledWeightDecay && h.weightDecay !== 0,
   buffers: (h, rows, cols) => (h.momentum > 0 ? [['momentumBuffer', rows * cols, 0]] : []),
+  state: {
+    native: [stateArray('momentumBuffer', ENTRIES, 'optional')],
+    reference: [stateArray('momentumBuffer', ENTRIES, 'optional')],
+  },
   scalars: (h, t) => [
     h.lr,
     h.momentum,

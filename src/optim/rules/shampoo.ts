@@ -2,7 +2,7 @@
 // statistics L = ΣGGᵀ, R = ΣGᵀG, the update L̃·M̂·R̃ with L̃ = (L + εI)^(−1/p), grafting, decoupled
 // weight decay. The update rule itself is native/rules/shampoo.cpp.
 import type { RuleName } from '../defaults.js';
-import { inRange, integerAtLeast, type HyperOf, type RuleSpec } from '../rule.js';
+import { COLS_SQUARED, ENTRIES, ROWS_SQUARED, inRange, integerAtLeast, stateArray, type HyperOf, type RuleSpec } from '../rule.js';
 
 const GRAFTING = { none: 0, sgd: 1, adagrad: 2, adam: 3 } as const;
 
@@ -35,6 +35,26 @@ function shampooLike<R extends 'shampoo' | 'shampoo2'>(rule: R, p: number): Rule
       // [roots computed (0/1), failed root computations so far]
       b.push(['info', 2, 0]);
       return b;
+    },
+    state: {
+      native: [
+        stateArray('filteredGradient', ENTRIES, 'optional'),
+        stateArray('leftStatistic', ROWS_SQUARED, 'optional'),
+        stateArray('rightStatistic', COLS_SQUARED, 'optional'),
+        stateArray('leftRoot', ROWS_SQUARED, 'optional'),
+        stateArray('rightRoot', COLS_SQUARED, 'optional'),
+        stateArray('graftAccumulator', ENTRIES, 'optional'),
+        stateArray('info', () => 2),
+      ],
+      reference: [
+        stateArray('M', ENTRIES, 'optional'),
+        stateArray('L', ROWS_SQUARED, 'optional'),
+        stateArray('Lroot', ROWS_SQUARED, 'optional'),
+        stateArray('R', COLS_SQUARED, 'optional'),
+        stateArray('Rroot', COLS_SQUARED, 'optional'),
+        stateArray('A', ENTRIES, 'optional'),
+      ],
+      referenceValues: { rootsReady: 'boolean', rootFailures: 'count' },
     },
     scalars(h, t, rows, cols) {
       const [beta1, beta2] = h.betas;

@@ -1,5 +1,5 @@
 // SignSGD, and Signum with momentum: W ← W − lr·sign(m), m ← μm + (1 − μ)G; decoupled decay.
-import { inRange, type RuleSpec } from '../rule.js';
+import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
 
 export const signsgd: RuleSpec<'signsgd'> = {
   kernel: 'signsgd',
@@ -10,5 +10,6 @@ export const signsgd: RuleSpec<'signsgd'> = {
   },
   decoupledDecay: (h) => h.weightDecay !== 0,
   buffers: (h, rows, cols) => (h.momentum > 0 ? [['momentum', rows * cols, 0]] : []),
+  state: { native: [stateArray('momentum', ENTRIES, 'optional')], reference: [stateArray('m', ENTRIES, 'optional')] },
   scalars: (h) => [h.lr, h.momentum, h.lr * h.weightDecay],
 };

@@ -3,7 +3,11 @@
 // preconditionFrequency Adam steps; weight decay after the step. 1×n and n×1 parameters are
 // treated as the reference treats 1-D tensors: no rotation, plain Adam. The update rule itself is
 // native/rules/soap.cpp.
-import { checkBetas, inRange, integerAtLeast, type HyperOf, type RuleSpec } from '../rule.js';
+import { COLS_SQUARED, ENTRIES, ROWS_SQUARED, checkBetas, inRange, integerAtLeast, stateArray, type HyperOf, type RuleSpec } from '../rule.js';
+
+/** A side's statistic and basis (k×k): only a matrix (both sides > 1) has them. */
+const leftSquare = (rows: number, cols: number) => (rows > 1 && cols > 1 ? rows * rows : null);
+const rightSquare = (rows: number, cols: number) => (rows > 1 && cols > 1 ? cols * cols : null);
 
 /** Which sides get an eigenbasis: not a vector, and no longer than maxPreconditionerDim. */
 function sides(h: HyperOf<'soap'>, rows: number, cols: number): { left: boolean; right: boolean } {
@@ -34,6 +38,27 @@ export const soap: RuleSpec<'soap'> = {
     // [bases set (0/1), failed eigh/QR computations so far]
     b.push(['info', 2, 0]);
     return b;
+  },
+  state: {
+    native: [
+      stateArray('expAvg', ENTRIES),
+      stateArray('expAvgSq', ENTRIES),
+      stateArray('leftStatistic', leftSquare, 'optional'),
+      stateArray('leftBasis', leftSquare, 'optional'),
+      stateArray('rightStatistic', rightSquare, 'optional'),
+      stateArray('rightBasis', rightSquare, 'optional'),
+      stateArray('info', () => 2),
+    ],
+    // The reference keeps all four for every shape (1×1 ones on a vector).
+    reference: [
+      stateArray('m', ENTRIES),
+      stateArray('v', ENTRIES),
+      stateArray('L', ROWS_SQUARED),
+      stateArray('R', COLS_SQUARED),
+      stateArray('QL', ROWS_SQUARED),
+      stateArray('QR', COLS_SQUARED),
+    ],
+    referenceValues: { adamSteps: 'count', basesSet: 'boolean' },
   },
   scalars(h, t, rows, cols) {
     const [beta1, beta2] = h.betas;

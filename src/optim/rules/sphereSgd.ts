@@ -12,5 +12,6 @@ export const sphereSgd: RuleSpec<'sphere-sgd'> = {
   },
   decoupledDecay: () => false,
   buffers: () => [],
+  state: { native: [], reference: [] },
   scalars: (h, t) => [h.lr, h.radius, AXES[h.axis], h.norm === 'linf' ? 1 : 0, t === 1 ? 1 : 0],
 };

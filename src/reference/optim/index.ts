@@ -36,6 +36,8 @@ export interface RefState {
 }
 
 export interface RefOptimizer {
+  /** True when a step computes rank1(W) (spectral penalty or spectral decay), which stores state.spectralVec. */
+  readonly usesRank1?: boolean;
   init(rows: number, cols: number): RefState;
   /** Updates w (row-major rows x cols, float64) in place from gradient g; increments state.step. */
   step(w: Float64Array, g: Float64Array, rows: number, cols: number, state: RefState): void;
@@ -79,6 +81,7 @@ export function referenceOptimizer(name: string, hyper: Record<string, unknown>)
   const needRank1 = kappa !== 0 || rule.spectralDecay;
 
   return {
+    usesRank1: needRank1,
     init(rows, cols) {
       checkShape(rows, cols);
       return { step: 0, ...rule.init(rows, cols) };
