@@ -32,9 +32,18 @@ struct Entry {
 // std::terminate and end the process; it becomes an Error naming the function instead.
 Napi::Value Guarded(const Napi::CallbackInfo& info) {
   const Entry* entry = static_cast<const Entry*>(info.Data());
+  struct Current {  // the entry's name while it runs (restored: a getter may call another)
+    const char* saved;
+    explicit Current(const char* name) : saved(CurrentEntry()) { CurrentEntry() = name; }
+    ~Current() { CurrentEntry() = saved; }
+  } current(entry->name);
   try {
     return entry->callback(info);
-  } catch (const Napi::Error&) {
+  } catch (const Napi::Error& error) {
+    // Errors name the entry point, not the shared routine that raised them.
+    std::string message = error.Message();
+    std::string named = NamedMessage(entry->name, message);
+    if (named != message && !error.IsEmpty() && error.Value().IsObject()) error.Value().Set("message", named);
     throw;
   } catch (const std::bad_alloc&) {
     throw Napi::RangeError::New(info.Env(), std::string(entry->name) + ": out of memory");

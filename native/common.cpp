@@ -15,6 +15,27 @@ Napi::Error ToJsError(const Napi::Env& env, const ComputeError& e) {
   return Napi::Error::New(env, e.what());
 }
 
+const char*& CurrentEntry() {
+  thread_local const char* entry = "specopt";
+  return entry;
+}
+
+std::string NamedMessage(const char* entry, const std::string& message) {
+  std::string name = entry;
+  if (name.rfind("optimizer", 0) == 0) return message;
+  std::string base = name.size() > 5 && name.compare(name.size() - 5, 5, "Async") == 0 ? name.substr(0, name.size() - 5) : name;
+  for (const std::string& own : {name, base}) {
+    if (message.rfind(own + ":", 0) == 0 || message.rfind(own + " ", 0) == 0) {
+      return own == name ? message : name + message.substr(own.size());
+    }
+  }
+  size_t colon = message.find(": ");
+  if (colon != std::string::npos && colon > 0 && colon <= 24 && message.find(' ') > colon) {
+    return name + message.substr(colon);  // a shared routine's name: replaced
+  }
+  return name + ": " + message;
+}
+
 static std::string Str(size_t n) { return std::to_string(n); }
 
 size_t Dim(const Napi::Env& env, const Napi::Value& v, const char* what) {

@@ -76,6 +76,16 @@ Napi::Float32Array NewFloats(const Napi::Env& env, size_t count);
 // A JS array of the given values: how routines with several outputs return them.
 Napi::Array Tuple(const Napi::Env& env, std::initializer_list<Napi::Value> values);
 
+// The entry point running on this thread (set by addon.cpp for the length of each call): async
+// jobs take it as their name.
+const char*& CurrentEntry();
+
+// `message` as the error of entry point `entry`: kept when it starts with the entry's name (or
+// its sync twin's), else given that name in place of a shared routine's ("eigh: ..." raised
+// for inverseRoot becomes "inverseRoot: ...") or in front. Optimizer entries keep theirs (the
+// facade reads "optimizer step, parameter N").
+std::string NamedMessage(const char* entry, const std::string& message);
+
 // Largest dimension LAPACK's 32-bit integers can index safely for our workspaces.
 constexpr size_t kMaxLapackDim = 1u << 20;
 

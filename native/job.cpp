@@ -127,8 +127,9 @@ bool Job::Settle(napi_env env, napi_status status) {
     }
   }
   if (alive && value == nullptr) {
+    std::string text = NamedMessage(name_, error_);
     napi_value message = nullptr;
-    alive = napi_create_string_utf8(env, error_.c_str(), error_.size(), &message) == napi_ok &&
+    alive = napi_create_string_utf8(env, text.c_str(), text.size(), &message) == napi_ok &&
             (badInput_ ? napi_create_range_error(env, nullptr, message, &value)
                        : napi_create_error(env, nullptr, message, &value)) == napi_ok;
   }

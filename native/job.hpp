@@ -65,7 +65,7 @@ class Job {
  private:
   friend class JobQueue;
   Job(napi_env env, std::shared_ptr<JobQueue> queue, Compute compute, Finish finish)
-      : env_(env), queue_(std::move(queue)), compute_(std::move(compute)), finish_(std::move(finish)) {}
+      : env_(env), name_(CurrentEntry()), queue_(std::move(queue)), compute_(std::move(compute)), finish_(std::move(finish)) {}
 
   bool Queue();  // false when Node-API refused (the environment is closing)
   static void Execute(napi_env env, void* data);
@@ -74,6 +74,7 @@ class Job {
   bool Settle(napi_env env, napi_status status);
 
   napi_env env_;
+  const char* name_;  // the entry point that made it, for its error messages (a static string)
   std::shared_ptr<JobQueue> queue_;
   napi_deferred deferred_ = nullptr;
   napi_async_work work_ = nullptr;

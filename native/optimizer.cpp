@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
@@ -120,7 +121,7 @@ const Rule kRules[] = {
        Choice(s[3], 1001, "muon: nsSteps must be an integer in 0..1000");
        return Lengths{r * c};
      },
-     MuonStep, nullptr, false, -1, true},
+     MuonStep, MuonCheck, false, -1, true},
     {"shampoo", 15,
      [](size_t r, size_t c, const double* s) {
        size_t grafting = Choice(s[8], 4, "shampoo: grafting must be 0..3");
@@ -142,7 +143,7 @@ const Rule kRules[] = {
        if (r * c > 16384) throw std::invalid_argument("adagrad-full: more than 16384 entries");
        return Lengths{r * c * r * c};
      },
-     AdagradFullStep, nullptr, false, -1, true},
+     AdagradFullStep, AdagradFullCheck, false, -1, true},
     {"galore-adamw", 9,
      [](size_t r, size_t c, const double* s) {
        double rank = s[7];
@@ -333,11 +334,18 @@ void ParallelRanges(size_t n, int parts, F f) {
     return;
   }
   size_t chunk = ((n + parts - 1) / parts + 15) & ~size_t{15};
+  std::exception_ptr failure;  // no exception may leave an OpenMP region (std::terminate)
 #pragma omp parallel for num_threads(parts) schedule(static)
   for (int p = 0; p < parts; ++p) {
     size_t begin = std::min(n, size_t(p) * chunk), end = std::min(n, begin + chunk);
-    if (begin < end) f(begin, end);
+    try {
+      if (begin < end) f(begin, end);
+    } catch (...) {
+#pragma omp critical(specopt_failure)
+      if (!failure) failure = std::current_exception();
+    }
   }
+  if (failure) std::rethrow_exception(failure);
 }
 
 // Runs f(k) for every k in [0, count) on `threads` threads, each taking one contiguous run of
@@ -358,9 +366,17 @@ void Balanced(size_t count, int threads, S size, F f) {
     while (p < size_t(threads) && sum >= total / size_t(threads) * p) cut[p++] = k;
     sum += size(k);
   }
+  std::exception_ptr failure;  // no exception may leave an OpenMP region (std::terminate)
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int t = 0; t < threads; ++t)
-    for (size_t k = cut[t]; k < cut[t + 1]; ++k) f(k);
+  for (int t = 0; t < threads; ++t) {
+    try {
+      for (size_t k = cut[t]; k < cut[t + 1]; ++k) f(k);
+    } catch (...) {
+#pragma omp critical(specopt_failure)
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
 }
 
 bool GradientFinite(const Entry& e) {
@@ -531,13 +547,27 @@ Napi::Value Execute(const Napi::Env& env, const std::vector<Entry>& entries) {
     }
     // Small entries that make no BLAS call (OpenBLAS must not be entered from several threads)
     // are spread over the threads; the others run one after another, each split internally.
+    // Every failure the checks above can foresee has been raised by now. What is left (a LAPACK
+    // routine that does not converge on finite input, memory running out) is reported naming
+    // the entry, and whether entries before it were already updated.
+    bool written = false;
+    auto runChecked = [&](uint32_t i) {
+      try {
+        Run(entries[i]);
+        written = true;
+      } catch (const ComputeError& error) {
+        throw ComputeError("optimizer step, parameter " + std::to_string(i) + ": " + error.what() +
+                               (written ? " (entries before it in this call were already updated)" : "; nothing was changed"),
+                           error.badInput);
+      }
+    };
     std::vector<uint32_t> spread;
     for (uint32_t i = 0; i < count; ++i) {
       const Entry& e = entries[i];
       if (!run[i]) continue;
       bool blasFree = e.penalty == 0 && !e.spectralDecay && !e.rule->blas;
       if (blasFree && PassThreads(e.rows * e.cols) == 1) spread.push_back(i);
-      else Run(e);
+      else runChecked(i);
     }
     Balanced(
         spread.size(), threads, [&](size_t k) { return entries[spread[k]].rows * entries[spread[k]].cols; },

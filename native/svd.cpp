@@ -78,9 +78,10 @@ SvdArgs ParseSvd(const Napi::CallbackInfo& info, const char* name) {
   Napi::Env env = info.Env();
   if (info.Length() != 3) throw Napi::TypeError::New(env, std::string(name) + ": expected 3 arguments");
   SvdArgs r{};
-  r.m = Dim(env, info[1], "svd: a.rows");
-  r.n = Dim(env, info[2], "svd: a.cols");
-  r.a = Floats(env, info[0], Count(env, r.m, r.n, "svd: a"), "svd: a.data");
+  std::string prefix = name;
+  r.m = Dim(env, info[1], (prefix + ": a.rows").c_str());
+  r.n = Dim(env, info[2], (prefix + ": a.cols").c_str());
+  r.a = Floats(env, info[0], Count(env, r.m, r.n, (prefix + ": a").c_str()), (prefix + ": a.data").c_str());
   return r;
 }
 

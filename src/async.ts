@@ -1,15 +1,30 @@
+import { withName } from './validate.js';
+
 /**
- * Runs a native async call so that its rejection carries the caller's JS stack: errors made on
- * a worker thread have none, and "at matmulAsync (app.js:12)" is what a user needs to see.
+ * The async twins' errors carry the caller's JS stack: errors made on a worker thread have
+ * none, and "at matmulAsync (app.js:12)" is what a user needs to see.
  */
-export async function withCallerStack<T>(caller: Error, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof Error && caller.stack) {
-      const frames = caller.stack.slice(caller.stack.indexOf('\n') + 1);
-      error.stack = `${error.name}: ${error.message}\n${frames}`;
-    }
-    throw error;
+function callerStack(error: unknown, caller: Error): unknown {
+  if (error instanceof Error && caller.stack) {
+    const frames = caller.stack.slice(caller.stack.indexOf('\n') + 1);
+    error.stack = `${error.name}: ${error.message}\n${frames}`;
   }
+  return error;
+}
+
+/**
+ * The body of every async twin `name`. `work` runs at once (arguments are checked and inputs
+ * copied when the call is made), but nothing is ever thrown: any failure, a bad argument
+ * included, rejects the returned promise, with the message under `name` (see withName) and the
+ * caller's stack.
+ */
+export function runAsync<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const caller = new Error();
+  return (async () => {
+    try {
+      return await work();
+    } catch (error) {
+      throw callerStack(withName(error, name), caller);
+    }
+  })();
 }

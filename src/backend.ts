@@ -1,5 +1,5 @@
 import { native } from './native.js';
-import { checkDim } from './validate.js';
+import { checkDim, withName } from './validate.js';
 
 export interface BackendInfo {
   /** OpenBLAS's build line, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64". */
@@ -18,9 +18,17 @@ export interface BackendInfo {
 
 let threadsChosenBy = native.threadsChosenBy;
 
+/** The native bound (native/backend.cpp), checked here too so the message shows the value. */
+const MAX_THREADS = 1024;
+
 /** What the native backend is and how it was configured. */
 export function backendInfo(): BackendInfo {
-  const info = native.addon.backendInfo();
+  let info: ReturnType<typeof native.addon.backendInfo>;
+  try {
+    info = native.addon.backendInfo();
+  } catch (error) {
+    throw withName(error, 'backendInfo');
+  }
   return {
     blas: info.config.trim(),
     coreType: info.coreType,
@@ -31,10 +39,17 @@ export function backendInfo(): BackendInfo {
   };
 }
 
-/** Sets OpenBLAS's thread count for the whole process (all worker threads share it). */
+/**
+ * Sets OpenBLAS's thread count for the whole process (all worker threads share it): an integer
+ * in 1..1024. Errors are TypeError/RangeError starting with "setNumThreads: n".
+ */
 export function setNumThreads(n: number): void {
-  checkDim(n, 'setNumThreads: n');
-  if (n < 1) throw new RangeError(`setNumThreads: n must be at least 1, got ${n}`);
-  native.addon.setNumThreads(n);
+  try {
+    checkDim(n, 'setNumThreads: n');
+    if (n < 1 || n > MAX_THREADS) throw new RangeError(`setNumThreads: n must be in 1..${MAX_THREADS}, got ${n}`);
+    native.addon.setNumThreads(n);
+  } catch (error) {
+    throw withName(error, 'setNumThreads');
+  }
   threadsChosenBy = `setNumThreads(${n})`;
 }

@@ -1,7 +1,7 @@
-import { withCallerStack } from './async.js';
+import { runAsync } from './async.js';
 import { Matrix } from './matrix.js';
 import { native } from './native.js';
-import { checkSquare, type MatrixLike } from './validate.js';
+import { readSquare, withName, type MatrixLike } from './validate.js';
 
 export interface Eigh {
   /** Eigenvalues in ascending order. */
@@ -16,18 +16,25 @@ function result(n: number, [values, vectors]: [Float32Array, Float32Array]): Eig
 
 /**
  * Eigendecomposition of a symmetric matrix (LAPACK ssyevd). Only the lower triangle is read.
- * Throws a RangeError when that triangle holds NaN or Infinity, an Error if LAPACK fails.
+ * Throws a RangeError when that triangle holds NaN or Infinity, an Error if LAPACK fails; every
+ * message starts with "eigh: ".
  */
 export function eigh(s: MatrixLike): Eigh {
-  checkSquare(s, 'eigh: s');
-  return result(s.rows, native.addon.eigh(s.data, s.rows));
+  try {
+    const S = readSquare(s, 'eigh: s');
+    return result(S.rows, native.addon.eigh(S.data, S.rows));
+  } catch (error) {
+    throw withName(error, 'eigh');
+  }
 }
 
-/** `eigh` off the event loop; the input is copied when the call is made. */
+/**
+ * `eigh` off the event loop; the input is copied when the call is made. Never throws: bad
+ * arguments and failures reject, with `eigh`'s error under "eighAsync: ".
+ */
 export function eighAsync(s: MatrixLike): Promise<Eigh> {
-  const caller = new Error();
-  return withCallerStack(caller, async () => {
-    checkSquare(s, 'eighAsync: s');
-    return result(s.rows, await native.addon.eighAsync(s.data, s.rows));
+  return runAsync('eighAsync', async () => {
+    const S = readSquare(s, 'eighAsync: s');
+    return result(S.rows, await native.addon.eighAsync(S.data, S.rows));
   });
 }

@@ -1,36 +1,47 @@
-import { withCallerStack } from './async.js';
+import { runAsync } from './async.js';
 import { Matrix } from './matrix.js';
 import { native } from './native.js';
-import { checkNumber, checkOptions, checkSquare, type MatrixLike } from './validate.js';
+import { checkFloat32, checkNumber, readOptions, readSquare, withName, type MatrixLike } from './validate.js';
 
 export interface InverseRootOptions {
   /** Added to the diagonal and the floor of the eigenvalues (default 1e-12). */
   eps?: number;
 }
 
-function args(s: MatrixLike, p: number, options: InverseRootOptions | undefined, name: string) {
-  checkSquare(s, `${name}: s`);
-  checkNumber(p, `${name}: p`);
-  if (!(p > 0)) throw new RangeError(`${name}: p must be positive, got ${p}`);
-  const o = checkOptions<InverseRootOptions>(options, ['eps'], `${name}: options`);
-  const eps = o.eps === undefined ? 1e-12 : checkNumber(o.eps, `${name}: eps`);
+const KNOWN = ['eps'] as const;
+
+function args(s: unknown, p: unknown, options: unknown, name: string) {
+  const S = readSquare(s, `${name}: s`);
+  const P = checkNumber(p, `${name}: p`);
+  if (!(P > 0)) throw new RangeError(`${name}: p must be positive, got ${P}`);
+  const [rawEps] = readOptions(options, KNOWN, `${name}: options`);
+  // eps is added to the diagonal in float32: beyond its range the shifted matrix is infinite.
+  const eps = rawEps === undefined ? 1e-12 : checkFloat32(rawEps, `${name}: eps`);
   if (!(eps > 0)) throw new RangeError(`${name}: eps must be positive, got ${eps}`);
-  return [s.data, s.rows, p, eps] as const;
+  return [S.data, S.rows, P, eps] as const;
 }
 
 /**
  * (S + εI)^(−1/p) of a symmetric matrix (lower triangle read): eigh of S + εI with the
- * eigenvalues floored at ε, Q·diag(λ^(−1/p))·Qᵀ. Shampoo's preconditioner.
+ * eigenvalues floored at ε, Q·diag(λ^(−1/p))·Qᵀ. Shampoo's preconditioner. NaN or Infinity in
+ * the lower triangle is a RangeError; every message starts with "inverseRoot: ".
  */
 export function inverseRoot(s: MatrixLike, p: number, options?: InverseRootOptions): Matrix {
-  return new Matrix(s.rows, s.rows, native.addon.inverseRoot(...args(s, p, options, 'inverseRoot')));
+  try {
+    const a = args(s, p, options, 'inverseRoot');
+    return new Matrix(a[1], a[1], native.addon.inverseRoot(...a));
+  } catch (error) {
+    throw withName(error, 'inverseRoot');
+  }
 }
 
-/** `inverseRoot` off the event loop; the input is copied when the call is made. */
+/**
+ * `inverseRoot` off the event loop; the input is copied when the call is made. Never throws:
+ * bad arguments and failures reject, with `inverseRoot`'s error under "inverseRootAsync: ".
+ */
 export function inverseRootAsync(s: MatrixLike, p: number, options?: InverseRootOptions): Promise<Matrix> {
-  const caller = new Error();
-  return withCallerStack(caller, async () => {
+  return runAsync('inverseRootAsync', async () => {
     const a = args(s, p, options, 'inverseRootAsync');
-    return new Matrix(s.rows, s.rows, await native.addon.inverseRootAsync(...a));
+    return new Matrix(a[1], a[1], await native.addon.inverseRootAsync(...a));
   });
 }

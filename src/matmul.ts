@@ -1,7 +1,7 @@
-import { withCallerStack } from './async.js';
+import { runAsync } from './async.js';
 import { Matrix } from './matrix.js';
 import { native } from './native.js';
-import { checkBoolean, checkMatrix, checkNumber, checkOptions, type MatrixLike } from './validate.js';
+import { checkBoolean, checkFloat32, checkOptionKeys, readMatrix, unreadable, withName, type MatrixLike } from './validate.js';
 
 export interface MatmulOptions {
   /** Use Aᵀ instead of A. */
@@ -16,7 +16,7 @@ export interface MatmulOptions {
   out?: MatrixLike;
 }
 
-const KNOWN = ['transA', 'transB', 'alpha', 'beta', 'out'];
+const KNOWN = ['transA', 'transB', 'alpha', 'beta', 'out'] as const;
 
 interface Plan {
   a: MatrixLike;
@@ -29,16 +29,36 @@ interface Plan {
   result: Matrix;
 }
 
-function plan(a: MatrixLike, b: MatrixLike, options: MatmulOptions | undefined, name: string): Plan {
-  checkMatrix(a, `${name}: a`);
-  checkMatrix(b, `${name}: b`);
-  const o = checkOptions<MatmulOptions>(options, KNOWN, `${name}: options`);
-  const transA = o.transA === undefined ? false : checkBoolean(o.transA, `${name}: transA`);
-  const transB = o.transB === undefined ? false : checkBoolean(o.transB, `${name}: transB`);
-  const alpha = o.alpha === undefined ? 1 : checkNumber(o.alpha, `${name}: alpha`);
-  const beta = o.beta === undefined ? 0 : checkNumber(o.beta, `${name}: beta`);
-  const [m, k] = transA ? [a.cols, a.rows] : [a.rows, a.cols];
-  const [kb, n] = transB ? [b.cols, b.rows] : [b.rows, b.cols];
+function plan(a: unknown, b: unknown, options: unknown, name: string): Plan {
+  const A = readMatrix(a, `${name}: a`);
+  const B = readMatrix(b, `${name}: b`);
+  let rawTransA: unknown, rawTransB: unknown, rawAlpha: unknown, rawBeta: unknown, rawOut: unknown;
+  if (options !== undefined) {
+    // Each option read once, by name, in one try: matmul on small matrices runs in loops.
+    checkOptionKeys(options, KNOWN, `${name}: options`);
+    const o = options as MatmulOptions;
+    let reading = 'transA';
+    try {
+      rawTransA = o.transA;
+      reading = 'transB';
+      rawTransB = o.transB;
+      reading = 'alpha';
+      rawAlpha = o.alpha;
+      reading = 'beta';
+      rawBeta = o.beta;
+      reading = 'out';
+      rawOut = o.out;
+    } catch (cause) {
+      throw unreadable(`${name}: options.${reading}`, cause);
+    }
+  }
+  const transA = rawTransA === undefined ? false : checkBoolean(rawTransA, `${name}: transA`);
+  const transB = rawTransB === undefined ? false : checkBoolean(rawTransB, `${name}: transB`);
+  // alpha and beta are rounded to float32: beyond its range they would turn 0·alpha into NaN.
+  const alpha = rawAlpha === undefined ? 1 : checkFloat32(rawAlpha, `${name}: alpha`);
+  const beta = rawBeta === undefined ? 0 : checkFloat32(rawBeta, `${name}: beta`);
+  const [m, k] = transA ? [A.cols, A.rows] : [A.rows, A.cols];
+  const [kb, n] = transB ? [B.cols, B.rows] : [B.rows, B.cols];
   if (k !== kb) {
     const opA = transA ? 'aᵀ' : 'a';
     const opB = transB ? 'bᵀ' : 'b';
@@ -47,32 +67,41 @@ function plan(a: MatrixLike, b: MatrixLike, options: MatmulOptions | undefined, 
     );
   }
   let out: MatrixLike;
-  if (o.out === undefined) {
-    out = new Matrix(m, n);
+  let result: Matrix;
+  if (rawOut === undefined) {
+    out = result = new Matrix(m, n);
   } else {
-    out = checkMatrix(o.out, `${name}: out`);
+    out = readMatrix(rawOut, `${name}: out`);
     if (out.rows !== m || out.cols !== n) {
       throw new RangeError(`${name}: out must be ${m}x${n}, got ${out.rows}x${out.cols}`);
     }
+    result = rawOut instanceof Matrix ? rawOut : new Matrix(m, n, out.data);
   }
-  const result = out instanceof Matrix ? out : new Matrix(m, n, out.data);
-  return { a, b, transA, transB, alpha, beta, out, result };
+  return { a: A, b: B, transA, transB, alpha, beta, out, result };
 }
 
-/** C = alpha·op(A)·op(B) + beta·C (BLAS sgemm). Returns C (`out` when given). */
+/**
+ * C = alpha·op(A)·op(B) + beta·C (BLAS sgemm). Returns C (`out` when given). alpha and beta are
+ * used as float32 and must be finite there (|x| ≤ 3.4e38). Errors: TypeError/RangeError whose
+ * message starts with "matmul: " and names the argument; a failed call leaves `out` untouched.
+ */
 export function matmul(a: MatrixLike, b: MatrixLike, options?: MatmulOptions): Matrix {
-  const p = plan(a, b, options, 'matmul');
-  native.addon.matmul(p.a.data, p.a.rows, p.a.cols, p.b.data, p.b.rows, p.b.cols, p.transA, p.transB, p.alpha, p.beta, p.out.data);
-  return p.result;
+  try {
+    const p = plan(a, b, options, 'matmul');
+    native.addon.matmul(p.a.data, p.a.rows, p.a.cols, p.b.data, p.b.rows, p.b.cols, p.transA, p.transB, p.alpha, p.beta, p.out.data);
+    return p.result;
+  } catch (error) {
+    throw withName(error, 'matmul');
+  }
 }
 
 /**
  * `matmul` off the event loop. Inputs are copied when the call is made, so later changes to
  * them do not affect the result; `out` is written when the promise resolves, not before.
+ * Never throws: bad arguments and failures reject, with `matmul`'s error under "matmulAsync: ".
  */
 export function matmulAsync(a: MatrixLike, b: MatrixLike, options?: MatmulOptions): Promise<Matrix> {
-  const caller = new Error();
-  return withCallerStack(caller, async () => {
+  return runAsync('matmulAsync', async () => {
     const p = plan(a, b, options, 'matmulAsync');
     await native.addon.matmulAsync(p.a.data, p.a.rows, p.a.cols, p.b.data, p.b.rows, p.b.cols, p.transA, p.transB, p.alpha, p.beta, p.out.data);
     return p.result;

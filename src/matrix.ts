@@ -1,42 +1,100 @@
-import { checkData, checkDim, checkShape, describe, type MatrixLike } from './validate.js';
+import {
+  checkData,
+  checkDim,
+  checkShape,
+  describe,
+  readProperty,
+  typedArrayKind,
+  typedLength,
+  unreadable,
+  type MatrixLike,
+} from './validate.js';
 
-/** A dense row-major float32 matrix. `data[i * cols + j]` is entry (i, j). */
+/** rows x cols, checked under `name`: the element count. */
+function shape(rows: unknown, cols: unknown, name: string): number {
+  return checkShape(checkDim(rows, `${name}: rows`), checkDim(cols, `${name}: cols`), name);
+}
+
+/** A zero-filled Float32Array of `count` elements; an allocation failure names `name`. */
+function allocate(count: number, name: string): Float32Array {
+  try {
+    return new Float32Array(count);
+  } catch {
+    throw new RangeError(`${name}: cannot allocate ${count} float32 elements (${count * 4} bytes)`);
+  }
+}
+
+/**
+ * A dense row-major float32 matrix. `data[i * cols + j]` is entry (i, j). Every constructor,
+ * static helper and method throws TypeError/RangeError whose message starts with its name
+ * ("Matrix: rows ...", "Matrix.from: values[2] ...", "Matrix.get: i ...").
+ */
 export class Matrix implements MatrixLike {
   readonly rows: number;
   readonly cols: number;
   readonly data: Float32Array;
 
-  /** `data`, when given, must hold exactly rows*cols values; it is used as is, not copied. */
+  /**
+   * `data`, when given, must be a Float32Array of exactly rows*cols values; it is used as is, not
+   * copied (a SharedArrayBuffer, a resizable buffer or a view at an offset are fine).
+   */
   constructor(rows: number, cols: number, data?: Float32Array) {
-    this.rows = checkDim(rows, 'Matrix: rows');
-    this.cols = checkDim(cols, 'Matrix: cols');
-    const count = checkShape(rows, cols, 'Matrix');
-    this.data = data === undefined ? new Float32Array(count) : checkData(data, rows, cols, 'Matrix: data');
+    const count = shape(rows, cols, 'Matrix');
+    this.rows = rows;
+    this.cols = cols;
+    this.data = data === undefined ? allocate(count, 'Matrix') : checkData(data, rows, cols, 'Matrix: data');
   }
 
   static zeros(rows: number, cols: number): Matrix {
-    return new Matrix(rows, cols);
+    return new Matrix(rows, cols, allocate(shape(rows, cols, 'Matrix.zeros'), 'Matrix.zeros'));
   }
 
-  /** A copy of `values` (any array-like of numbers, row-major) as float32. */
+  /**
+   * A copy of `values` (any array-like of numbers, row-major, or a non-BigInt typed array) as
+   * float32. Every element must be a number.
+   */
   static from(rows: number, cols: number, values: ArrayLike<number>): Matrix {
-    const m = new Matrix(rows, cols);
-    if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
-      throw new TypeError(`Matrix.from: values must be an array-like of numbers, got ${describe(values)}`);
+    const name = 'Matrix.from';
+    const count = shape(rows, cols, name);
+    if (values === null || typeof values !== 'object') {
+      throw new TypeError(`${name}: values must be an array-like of numbers, got ${describe(values)}`);
     }
-    if (values.length !== m.data.length) {
-      throw new RangeError(
-        `Matrix.from: values must have ${rows}x${cols} = ${m.data.length} elements, got ${values.length}`,
-      );
+    const kind = typedArrayKind(values);
+    if (kind === 'BigInt64Array' || kind === 'BigUint64Array') {
+      throw new TypeError(`${name}: values must hold numbers, got a ${kind}`);
     }
-    m.data.set(values);
+    const length = kind === undefined ? readProperty(values, 'length', `${name}: values`) : typedLength(values as never);
+    if (typeof length !== 'number') {
+      throw new TypeError(`${name}: values must be an array-like of numbers, got ${describe(values)}`);
+    }
+    if (length !== count) {
+      throw new RangeError(`${name}: values must have ${rows}x${cols} = ${count} elements, got ${length}`);
+    }
+    const m = new Matrix(rows, cols, allocate(count, name));
+    if (kind !== undefined) {
+      m.data.set(values as unknown as ArrayLike<number>);
+      return m;
+    }
+    const data = m.data;
+    for (let i = 0; i < count; i++) {
+      let v: unknown;
+      try {
+        v = values[i];
+      } catch (cause) {
+        throw unreadable(`${name}: values[${i}]`, cause);
+      }
+      if (typeof v !== 'number') throw new TypeError(`${name}: values[${i}] must be a number, got ${describe(v)}`);
+      data[i] = v;
+    }
     return m;
   }
 
   /** Standard normal entries from a seeded generator: the same seed gives the same matrix. */
   static randn(rows: number, cols: number, seed = 0): Matrix {
+    const count = shape(rows, cols, 'Matrix.randn');
+    if (typeof seed !== 'number') throw new TypeError(`Matrix.randn: seed must be an integer, got ${describe(seed)}`);
     if (!Number.isSafeInteger(seed)) throw new RangeError(`Matrix.randn: seed must be an integer, got ${seed}`);
-    const m = new Matrix(rows, cols);
+    const m = new Matrix(rows, cols, allocate(count, 'Matrix.randn'));
     const next = xoshiro128(seed);
     for (let i = 0; i < m.data.length; i += 2) {
       // Box-Muller; uniforms in (0, 1) so the logarithm is finite.
@@ -49,7 +107,8 @@ export class Matrix implements MatrixLike {
   }
 
   static eye(n: number): Matrix {
-    const m = new Matrix(n, n);
+    const count = checkShape(checkDim(n, 'Matrix.eye: n'), n, 'Matrix.eye');
+    const m = new Matrix(n, n, allocate(count, 'Matrix.eye'));
     for (let i = 0; i < n; i++) m.data[i * n + i] = 1;
     return m;
   }
@@ -58,14 +117,17 @@ export class Matrix implements MatrixLike {
     return this.data[this.index(i, j, 'get')];
   }
 
+  /** Sets entry (i, j) to `value` (a number; NaN and Infinity are stored as given). */
   set(i: number, j: number, value: number): this {
-    this.data[this.index(i, j, 'set')] = value;
+    const k = this.index(i, j, 'set');
+    if (typeof value !== 'number') throw new TypeError(`Matrix.set: value must be a number, got ${describe(value)}`);
+    this.data[k] = value;
     return this;
   }
 
   /** A new matrix holding the transpose. */
   transpose(): Matrix {
-    const { rows, cols, data } = this;
+    const { rows, cols, data } = this.live('transpose');
     const t = new Matrix(cols, rows);
     const out = t.data;
     const tile = 32; // keeps reads and writes within cache lines
@@ -80,19 +142,36 @@ export class Matrix implements MatrixLike {
   }
 
   clone(): Matrix {
-    return new Matrix(this.rows, this.cols, this.data.slice());
+    const { rows, cols, data } = this.live('clone');
+    return new Matrix(rows, cols, data.slice());
   }
 
   /** Nested arrays, one per row (for printing and tests). */
   toArray(): number[][] {
-    return Array.from({ length: this.rows }, (_, i) => Array.from(this.data.subarray(i * this.cols, (i + 1) * this.cols)));
+    const { rows, cols, data } = this.live('toArray');
+    return Array.from({ length: rows }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols)));
+  }
+
+  /** This matrix, checked again: its buffer may have been detached or resized since. */
+  private live(method: string): MatrixLike {
+    shape(this.rows, this.cols, `Matrix.${method}`);
+    checkData(this.data, this.rows, this.cols, `Matrix.${method}: data`);
+    return this;
   }
 
   private index(i: number, j: number, method: string): number {
+    if (typeof i !== 'number') throw new TypeError(`Matrix.${method}: i must be an integer, got ${describe(i)}`);
+    if (typeof j !== 'number') throw new TypeError(`Matrix.${method}: j must be an integer, got ${describe(j)}`);
     if (!Number.isInteger(i) || i < 0 || i >= this.rows || !Number.isInteger(j) || j < 0 || j >= this.cols) {
       throw new RangeError(`Matrix.${method}: index (${i}, ${j}) is outside ${this.rows}x${this.cols}`);
     }
-    return i * this.cols + j;
+    const k = i * this.cols + j;
+    if (!(k < this.data.length)) {
+      throw new RangeError(
+        `Matrix.${method}: data holds ${this.data.length} elements, not ${this.rows}x${this.cols} (detached or resized buffer?)`,
+      );
+    }
+    return k;
   }
 }
 

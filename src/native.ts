@@ -96,8 +96,10 @@ function load(): { addon: Addon; coreTypeChosenBy: string; threadsChosenBy: stri
   chooseOmpWaitPolicy();
   const threadsChosenBy = threadSource();
   try {
-    // src/ and dist/ both sit one level below the package root.
-    const addon = nodeGypBuild(join(__dirname, '..')) as Addon;
+    // src/ and dist/ both sit one level below the package root. SPECOPT_ADDON names another
+    // build of the addon (the sanitizer build of `npm run test:asan`); it is for development.
+    const override = process.env.SPECOPT_ADDON;
+    const addon = (override ? require(override) : nodeGypBuild(join(__dirname, '..'))) as Addon;
     return { addon, coreTypeChosenBy, threadsChosenBy };
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);

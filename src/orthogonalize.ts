@@ -1,7 +1,7 @@
-import { withCallerStack } from './async.js';
+import { runAsync } from './async.js';
 import { Matrix } from './matrix.js';
 import { native } from './native.js';
-import { checkChoice, checkDim, checkMatrix, checkOptions, type MatrixLike } from './validate.js';
+import { checkChoice, checkDim, orDefault, readMatrix, readOptions, withName, type MatrixLike } from './validate.js';
 
 export interface OrthogonalizeOptions {
   /**
@@ -14,39 +14,60 @@ export interface OrthogonalizeOptions {
   steps?: number;
 }
 
-function args(g: MatrixLike, options: OrthogonalizeOptions | undefined, name: string) {
-  checkMatrix(g, `${name}: g`);
-  const o = checkOptions<OrthogonalizeOptions>(options, ['method', 'steps'], `${name}: options`);
-  const method = checkChoice(o.method ?? 'newton-schulz', ['newton-schulz', 'svd'] as const, `${name}: method`);
-  const steps = checkDim(o.steps ?? 5, `${name}: steps`);
-  return [g.data, g.rows, g.cols, method, steps] as const;
+const KNOWN = ['method', 'steps'] as const;
+
+function args(g: unknown, options: unknown, name: string) {
+  const G = readMatrix(g, `${name}: g`);
+  const [rawMethod, rawSteps] = readOptions(options, KNOWN, `${name}: options`);
+  const method = checkChoice(orDefault(rawMethod, 'newton-schulz'), ['newton-schulz', 'svd'] as const, `${name}: method`);
+  const steps = checkDim(orDefault(rawSteps, 5), `${name}: steps`);
+  return [G.data, G.rows, G.cols, method, steps] as const;
 }
 
-/** ≈ U·Vᵀ for G = U·Σ·Vᵀ: the orthogonalised update of Muon. */
+/**
+ * ≈ U·Vᵀ for G = U·Σ·Vᵀ: the orthogonalised update of Muon. NaN or Infinity in G is a
+ * RangeError; every message starts with "orthogonalize: ".
+ */
 export function orthogonalize(g: MatrixLike, options?: OrthogonalizeOptions): Matrix {
-  return new Matrix(g.rows, g.cols, native.addon.orthogonalize(...args(g, options, 'orthogonalize')));
+  try {
+    const a = args(g, options, 'orthogonalize');
+    return new Matrix(a[1], a[2], native.addon.orthogonalize(...a));
+  } catch (error) {
+    throw withName(error, 'orthogonalize');
+  }
 }
 
-/** `orthogonalize` off the event loop; the input is copied when the call is made. */
+/**
+ * `orthogonalize` off the event loop; the input is copied when the call is made. Never throws:
+ * bad arguments and failures reject, with `orthogonalize`'s error under "orthogonalizeAsync: ".
+ */
 export function orthogonalizeAsync(g: MatrixLike, options?: OrthogonalizeOptions): Promise<Matrix> {
-  const caller = new Error();
-  return withCallerStack(caller, async () => {
+  return runAsync('orthogonalizeAsync', async () => {
     const a = args(g, options, 'orthogonalizeAsync');
-    return new Matrix(g.rows, g.cols, await native.addon.orthogonalizeAsync(...a));
+    return new Matrix(a[1], a[2], await native.addon.orthogonalizeAsync(...a));
   });
 }
 
-/** σ₁u₁v₁ᵀ = ∇(½‖W‖₂²) = W·v₁v₁ᵀ (seed 000), from the SVD. */
+/**
+ * σ₁u₁v₁ᵀ = ∇(½‖W‖₂²) = W·v₁v₁ᵀ (seed 000), from the SVD. NaN or Infinity in W is a RangeError;
+ * every message starts with "spectralNormGrad: ".
+ */
 export function spectralNormGrad(w: MatrixLike): Matrix {
-  checkMatrix(w, 'spectralNormGrad: w');
-  return new Matrix(w.rows, w.cols, native.addon.spectralNormGrad(w.data, w.rows, w.cols));
+  try {
+    const W = readMatrix(w, 'spectralNormGrad: w');
+    return new Matrix(W.rows, W.cols, native.addon.spectralNormGrad(W.data, W.rows, W.cols));
+  } catch (error) {
+    throw withName(error, 'spectralNormGrad');
+  }
 }
 
-/** `spectralNormGrad` off the event loop; the input is copied when the call is made. */
+/**
+ * `spectralNormGrad` off the event loop; the input is copied when the call is made. Never
+ * throws: bad arguments and failures reject, with the error under "spectralNormGradAsync: ".
+ */
 export function spectralNormGradAsync(w: MatrixLike): Promise<Matrix> {
-  const caller = new Error();
-  return withCallerStack(caller, async () => {
-    checkMatrix(w, 'spectralNormGradAsync: w');
-    return new Matrix(w.rows, w.cols, await native.addon.spectralNormGradAsync(w.data, w.rows, w.cols));
+  return runAsync('spectralNormGradAsync', async () => {
+    const W = readMatrix(w, 'spectralNormGradAsync: w');
+    return new Matrix(W.rows, W.cols, await native.addon.spectralNormGradAsync(W.data, W.rows, W.cols));
   });
 }

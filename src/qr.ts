@@ -1,7 +1,7 @@
-import { withCallerStack } from './async.js';
+import { runAsync } from './async.js';
 import { Matrix } from './matrix.js';
 import { native } from './native.js';
-import { checkMatrix, type MatrixLike } from './validate.js';
+import { readMatrix, withName, type MatrixLike } from './validate.js';
 
 export interface Qr {
   /** m x k with orthonormal columns, k = min(m, n). */
@@ -15,17 +15,26 @@ function result(a: MatrixLike, [q, r]: [Float32Array, Float32Array]): Qr {
   return { Q: new Matrix(a.rows, k, q), R: new Matrix(k, a.cols, r) };
 }
 
-/** Thin Householder QR (LAPACK sgeqrf + sorgqr): A = Q·R. */
+/**
+ * Thin Householder QR (LAPACK sgeqrf + sorgqr): A = Q·R. NaN or Infinity in A is a RangeError;
+ * every message starts with "qr: ".
+ */
 export function qr(a: MatrixLike): Qr {
-  checkMatrix(a, 'qr: a');
-  return result(a, native.addon.qr(a.data, a.rows, a.cols));
+  try {
+    const A = readMatrix(a, 'qr: a');
+    return result(A, native.addon.qr(A.data, A.rows, A.cols));
+  } catch (error) {
+    throw withName(error, 'qr');
+  }
 }
 
-/** `qr` off the event loop; the input is copied when the call is made. */
+/**
+ * `qr` off the event loop; the input is copied when the call is made. Never throws: bad
+ * arguments and failures reject, with `qr`'s error under "qrAsync: ".
+ */
 export function qrAsync(a: MatrixLike): Promise<Qr> {
-  const caller = new Error();
-  return withCallerStack(caller, async () => {
-    checkMatrix(a, 'qrAsync: a');
-    return result(a, await native.addon.qrAsync(a.data, a.rows, a.cols));
+  return runAsync('qrAsync', async () => {
+    const A = readMatrix(a, 'qrAsync: a');
+    return result(A, await native.addon.qrAsync(A.data, A.rows, A.cols));
   });
 }

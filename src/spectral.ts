@@ -1,6 +1,5 @@
 import { native } from './native.js';
-import { singularValues } from './svd.js';
-import { checkChoice, checkData, checkDim, checkMatrix, checkOptions, type MatrixLike } from './validate.js';
+import { checkChoice, checkData, checkDim, orDefault, readMatrix, readOptions, withName, type MatrixLike } from './validate.js';
 
 export interface PowerIterationOptions {
   /** Rounds, each two matrix-vector products (default 10, as in seed 000's experiment). */
@@ -25,26 +24,39 @@ export interface PowerIteration {
 }
 
 export const POWER_ITERATION_DEFAULTS = { iters: 10, scheme: 'alternating', init: undefined } as const;
+const POWER_KNOWN = ['iters', 'scheme', 'init'] as const;
+
+function power(A: MatrixLike, iters: number, scheme: 'alternating' | 'gram', init: Float32Array | null): PowerIteration {
+  const [sigma, u, v] = native.addon.powerIteration(A.data, A.rows, A.cols, iters, scheme, init);
+  return { sigma, u, v };
+}
 
 /**
  * Top singular triplet by power iteration. If the start vector is orthogonal to A's row or
  * column space (say A = [[1], [-1]] with the all-ones start), it restarts from a fixed
  * sign-varying vector, then from each unit vector e_j; a zero matrix gives sigma 0 with
- * u = e_1, v = e_1.
+ * u = e_1, v = e_1. NaN or Infinity in A or init is a RangeError; every message starts with
+ * "powerIteration: ".
  */
 export function powerIteration(a: MatrixLike, options?: PowerIterationOptions): PowerIteration {
-  checkMatrix(a, 'powerIteration: a');
-  const o = { ...POWER_ITERATION_DEFAULTS, ...checkOptions<PowerIterationOptions>(options, Object.keys(POWER_ITERATION_DEFAULTS), 'powerIteration: options') };
-  const iters = checkDim(o.iters, 'powerIteration: iters');
-  const scheme = checkChoice(o.scheme, ['alternating', 'gram'] as const, 'powerIteration: scheme');
-  let init: Float32Array | null = null;
-  if (o.init !== undefined) {
-    const length = scheme === 'gram' ? a.cols : a.rows;
-    init = checkData(o.init, 1, length, `powerIteration: init (scheme '${scheme}')`);
-    if (!init.every(Number.isFinite)) throw new RangeError('powerIteration: init contains NaN or Infinity');
+  const name = 'powerIteration';
+  try {
+    const A = readMatrix(a, `${name}: a`);
+    const [rawIters, rawScheme, rawInit] = readOptions(options, POWER_KNOWN, `${name}: options`);
+    const iters = checkDim(orDefault(rawIters, POWER_ITERATION_DEFAULTS.iters), `${name}: iters`);
+    const scheme = checkChoice(orDefault(rawScheme, POWER_ITERATION_DEFAULTS.scheme), ['alternating', 'gram'] as const, `${name}: scheme`);
+    let init: Float32Array | null = null;
+    if (rawInit !== undefined) {
+      const length = scheme === 'gram' ? A.cols : A.rows;
+      init = checkData(rawInit, 1, length, `${name}: init (scheme '${scheme}')`);
+      for (let i = 0; i < length; i++) {
+        if (!Number.isFinite(init[i])) throw new RangeError(`${name}: init contains NaN or Infinity (at ${i})`);
+      }
+    }
+    return power(A, iters, scheme, init);
+  } catch (error) {
+    throw withName(error, name);
   }
-  const [sigma, u, v] = native.addon.powerIteration(a.data, a.rows, a.cols, iters, scheme, init);
-  return { sigma, u, v };
 }
 
 export interface SpectralNormOptions {
@@ -54,15 +66,26 @@ export interface SpectralNormOptions {
   iters?: number;
 }
 
-/** ‖A‖₂ = σ₁, by power iteration (from the all-ones vector) or from the singular values. */
+const NORM_KNOWN = ['method', 'iters'] as const;
+
+/**
+ * ‖A‖₂ = σ₁, by power iteration (from the all-ones vector) or from the singular values. NaN or
+ * Infinity in A is a RangeError; every message starts with "spectralNorm: ".
+ */
 export function spectralNorm(a: MatrixLike, options?: SpectralNormOptions): number {
-  checkMatrix(a, 'spectralNorm: a');
-  const o = checkOptions<SpectralNormOptions>(options, ['method', 'iters'], 'spectralNorm: options');
-  const method = checkChoice(o.method ?? 'power', ['power', 'svd'] as const, 'spectralNorm: method');
-  if (method === 'svd') {
-    if (o.iters !== undefined) throw new TypeError("spectralNorm: iters applies to method 'power' only");
-    const s = singularValues(a);
-    return s.length === 0 ? 0 : s[0];
+  const name = 'spectralNorm';
+  try {
+    const A = readMatrix(a, `${name}: a`);
+    const [rawMethod, rawIters] = readOptions(options, NORM_KNOWN, `${name}: options`);
+    const method = checkChoice(orDefault(rawMethod, 'power'), ['power', 'svd'] as const, `${name}: method`);
+    if (method === 'svd') {
+      if (rawIters !== undefined) throw new TypeError(`${name}: iters applies to method 'power' only`);
+      const s = native.addon.singularValues(A.data, A.rows, A.cols);
+      return s.length === 0 ? 0 : s[0];
+    }
+    const iters = checkDim(orDefault(rawIters, POWER_ITERATION_DEFAULTS.iters), `${name}: iters`);
+    return power(A, iters, 'alternating', null).sigma;
+  } catch (error) {
+    throw withName(error, name);
   }
-  return powerIteration(a, { iters: o.iters ?? POWER_ITERATION_DEFAULTS.iters }).sigma;
 }

@@ -1,7 +1,7 @@
-import { withCallerStack } from './async.js';
+import { runAsync } from './async.js';
 import { Matrix } from './matrix.js';
 import { native } from './native.js';
-import { checkChoice, checkDim, checkMatrix, checkOptions, type MatrixLike } from './validate.js';
+import { checkChoice, checkDim, orDefault, readMatrix, readOptions, withName, type MatrixLike } from './validate.js';
 
 export interface Svd {
   /** m x k, orthonormal columns. */
@@ -18,28 +18,37 @@ function result(m: number, n: number, k: number, [u, s, vt]: [Float32Array, Floa
 
 /**
  * Thin SVD, A = U·diag(S)·Vt with k = min(m, n) (LAPACK sgesdd; sgesvd if that fails to
- * converge). Throws a RangeError on NaN/Infinity input, an Error if LAPACK fails.
+ * converge). Throws a RangeError on NaN/Infinity input, an Error if LAPACK fails; every message
+ * starts with "svd: ".
  */
 export function svd(a: MatrixLike): Svd {
-  checkMatrix(a, 'svd: a');
-  const k = Math.min(a.rows, a.cols);
-  return result(a.rows, a.cols, k, native.addon.svd(a.data, a.rows, a.cols));
+  try {
+    const A = readMatrix(a, 'svd: a');
+    return result(A.rows, A.cols, Math.min(A.rows, A.cols), native.addon.svd(A.data, A.rows, A.cols));
+  } catch (error) {
+    throw withName(error, 'svd');
+  }
 }
 
-/** `svd` off the event loop; the input is copied when the call is made. */
+/**
+ * `svd` off the event loop; the input is copied when the call is made. Never throws: bad
+ * arguments and failures reject, with `svd`'s error under "svdAsync: ".
+ */
 export function svdAsync(a: MatrixLike): Promise<Svd> {
-  const caller = new Error();
-  return withCallerStack(caller, async () => {
-    checkMatrix(a, 'svdAsync: a');
-    const k = Math.min(a.rows, a.cols);
-    return result(a.rows, a.cols, k, await native.addon.svdAsync(a.data, a.rows, a.cols));
+  return runAsync('svdAsync', async () => {
+    const A = readMatrix(a, 'svdAsync: a');
+    return result(A.rows, A.cols, Math.min(A.rows, A.cols), await native.addon.svdAsync(A.data, A.rows, A.cols));
   });
 }
 
-/** The singular values alone, descending (cheaper than `svd`). */
+/** The singular values alone, descending (cheaper than `svd`); errors as `svd`'s, under "singularValues: ". */
 export function singularValues(a: MatrixLike): Float32Array {
-  checkMatrix(a, 'singularValues: a');
-  return native.addon.singularValues(a.data, a.rows, a.cols);
+  try {
+    const A = readMatrix(a, 'singularValues: a');
+    return native.addon.singularValues(A.data, A.rows, A.cols);
+  } catch (error) {
+    throw withName(error, 'singularValues');
+  }
 }
 
 export interface TruncatedSvdOptions {
@@ -57,31 +66,42 @@ export interface TruncatedSvdOptions {
 }
 
 export const TRUNCATED_SVD_DEFAULTS = { method: 'randomized', oversample: 10, powerIters: 2, seed: 0 } as const;
+const TRUNCATED_KNOWN = ['method', 'oversample', 'powerIters', 'seed'] as const;
 
-function truncatedArgs(a: MatrixLike, k: number, options: TruncatedSvdOptions | undefined, name: string) {
-  checkMatrix(a, `${name}: a`);
-  checkDim(k, `${name}: k`);
-  const full = Math.min(a.rows, a.cols);
-  if (k > full) throw new RangeError(`${name}: k must be at most min(rows, cols) = ${full}, got ${k}`);
-  const o = { ...TRUNCATED_SVD_DEFAULTS, ...checkOptions<TruncatedSvdOptions>(options, Object.keys(TRUNCATED_SVD_DEFAULTS), `${name}: options`) };
-  const method = checkChoice(o.method, ['randomized', 'exact'] as const, `${name}: method`);
-  const oversample = checkDim(o.oversample, `${name}: oversample`);
-  const powerIters = checkDim(o.powerIters, `${name}: powerIters`);
-  const seed = checkDim(o.seed, `${name}: seed`);
-  return [a.data, a.rows, a.cols, k, method, oversample, powerIters, seed] as const;
+function truncatedArgs(a: unknown, k: unknown, options: unknown, name: string) {
+  const A = readMatrix(a, `${name}: a`);
+  const K = checkDim(k, `${name}: k`);
+  const full = Math.min(A.rows, A.cols);
+  if (K > full) throw new RangeError(`${name}: k must be at most min(rows, cols) = ${full}, got ${K}`);
+  const [rawMethod, rawOversample, rawPowerIters, rawSeed] = readOptions(options, TRUNCATED_KNOWN, `${name}: options`);
+  const d = TRUNCATED_SVD_DEFAULTS;
+  const method = checkChoice(orDefault(rawMethod, d.method), ['randomized', 'exact'] as const, `${name}: method`);
+  const oversample = checkDim(orDefault(rawOversample, d.oversample), `${name}: oversample`);
+  const powerIters = checkDim(orDefault(rawPowerIters, d.powerIters), `${name}: powerIters`);
+  const seed = checkDim(orDefault(rawSeed, d.seed), `${name}: seed`);
+  return [A.data, A.rows, A.cols, K, method, oversample, powerIters, seed] as const;
 }
 
-/** The top-k singular triplets: U (m x k), S (k, descending), Vt (k x n). */
+/**
+ * The top-k singular triplets: U (m x k), S (k, descending), Vt (k x n). NaN or Infinity in A
+ * is a RangeError; every message starts with "truncatedSvd: ".
+ */
 export function truncatedSvd(a: MatrixLike, k: number, options?: TruncatedSvdOptions): Svd {
-  const args = truncatedArgs(a, k, options, 'truncatedSvd');
-  return result(a.rows, a.cols, k, native.addon.truncatedSvd(...args));
+  try {
+    const args = truncatedArgs(a, k, options, 'truncatedSvd');
+    return result(args[1], args[2], args[3], native.addon.truncatedSvd(...args));
+  } catch (error) {
+    throw withName(error, 'truncatedSvd');
+  }
 }
 
-/** `truncatedSvd` off the event loop; the input is copied when the call is made. */
+/**
+ * `truncatedSvd` off the event loop; the input is copied when the call is made. Never throws:
+ * bad arguments and failures reject, with `truncatedSvd`'s error under "truncatedSvdAsync: ".
+ */
 export function truncatedSvdAsync(a: MatrixLike, k: number, options?: TruncatedSvdOptions): Promise<Svd> {
-  const caller = new Error();
-  return withCallerStack(caller, async () => {
+  return runAsync('truncatedSvdAsync', async () => {
     const args = truncatedArgs(a, k, options, 'truncatedSvdAsync');
-    return result(a.rows, a.cols, k, await native.addon.truncatedSvdAsync(...args));
+    return result(args[1], args[2], args[3], await native.addon.truncatedSvdAsync(...args));
   });
 }

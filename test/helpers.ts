@@ -272,9 +272,12 @@ const MALLOC_DEBUG = '/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0';
 
 // Runs addon.truncatedSvd in a fresh Node process: a native heap overflow then aborts that
 // process (glibc's malloc checker is preloaded when available, so even a few bytes written past
-// a buffer are caught at free) instead of silently corrupting or killing the test worker.
+// a buffer are caught at free; under the sanitizer build, ASan catches them) instead of silently
+// corrupting or killing the test worker.
 const CHILD = `
-const addon = require(${JSON.stringify(join(ROOT, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(ROOT)});
+const addon = process.env.SPECOPT_ADDON
+  ? require(process.env.SPECOPT_ADDON)
+  : require(${JSON.stringify(join(ROOT, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(ROOT)});
 let input = '';
 process.stdin.on('data', (d) => (input += d)).on('end', () => {
   const c = JSON.parse(input);
@@ -309,7 +312,10 @@ export function truncatedSvdIsolated(
     seed: options.seed ?? 0,
   });
   const env: NodeJS.ProcessEnv = { ...process.env };
-  if (existsSync(MALLOC_DEBUG)) {
+  // Under `npm run test:asan` the sanitizer runtime is preloaded and must stay first (it also
+  // catches every overflow glibc's checker would): no malloc checker then.
+  const sanitized = /lib[at]san/.test(env.LD_PRELOAD ?? '');
+  if (!sanitized && existsSync(MALLOC_DEBUG)) {
     env.LD_PRELOAD = [MALLOC_DEBUG, env.LD_PRELOAD].filter(Boolean).join(':');
     env.MALLOC_CHECK_ = '3';
   }

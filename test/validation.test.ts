@@ -191,7 +191,7 @@ describe('async twins reject bad input with the caller in the stack', () => {
   it('a LAPACK-side failure (NaN input) rejects with RangeError and a stack from the caller', async () => {
     const error = await svdAsync(Matrix.from(1, 2, [NaN, 1])).then(() => null, (e: Error) => e);
     expect(error).toBeInstanceOf(RangeError);
-    expect(error!.message).toBe('svd: input contains NaN or Infinity');
+    expect(error!.message).toBe('svdAsync: input contains NaN or Infinity');
     expect(error!.stack).toContain('validation.test.ts');
   });
 

@@ -5,10 +5,24 @@
 #include <vector>
 
 #include "../blas.hpp"
+#include "../common.hpp"
 #include "../eigh.hpp"
 #include "rules.hpp"
 
 namespace specopt {
+
+// Before any parameter of the step is written: S + ggᵀ must be finite, or its eigh would fail
+// (g is finite, but the sum can overflow, and a corrupted state can hold anything).
+void AdagradFullCheck(const RuleArgs& a) {
+  size_t d = a.size();
+  const float* S = a.buffers[0];
+  float acc = 0.0f;
+  for (size_t i = 0; i < d; ++i)
+    for (size_t j = 0; j <= i; ++j) acc += 0.0f * (S[i * d + j] + a.g[i] * a.g[j]);
+  if (acc != 0.0f) {
+    throw ComputeError("adagrad-full: the statistic S + ggT is not finite (an overflow, or a corrupted state); nothing was changed", true);
+  }
+}
 
 // scalars: lr, eps; buffers: [S (d x d, lower triangle)]
 void AdagradFullStep(const RuleArgs& a) {

@@ -37,8 +37,10 @@ void AdamStep(const RuleArgs& a);
 void AdafactorStep(const RuleArgs& a);
 void AdamMiniStep(const RuleArgs& a);
 void MuonStep(const RuleArgs& a);
+void MuonCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
 void ShampooStep(const RuleArgs& a);
 void AdagradFullStep(const RuleArgs& a);
+void AdagradFullCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
 void GaloreStep(const RuleArgs& a);
 void SoapStep(const RuleArgs& a);
 void SphereSgdStep(const RuleArgs& a);

@@ -3,7 +3,7 @@
 // src/reference/optim. Both keep their state in an OptimizerState, saved and loaded alike.
 import { native, type StepPlanHandle } from '../native.js';
 import { referenceOptimizer, type RefOptimizer, type RefState } from '../reference/optim/index.js';
-import { checkMatrix, checkOptions, describe, type MatrixLike } from '../validate.js';
+import { checkMatrix, checkOptions, describe, named, type MatrixLike } from '../validate.js';
 import { RULES, type RuleName } from './defaults.js';
 import { resolveHyper, spectralOptions, type Hyper } from './hyper.js';
 import type { BufferSpec, RuleSpec } from './rule.js';
@@ -153,6 +153,8 @@ export class Optimizer<R extends RuleName = RuleName> {
     stepEntries = entries;
     try {
       return run(entries, new Plan(entries))![0];
+    } catch (error) {
+      throw named(error, `${this.rule}.step`);
     } finally {
       stepEntries = null;
     }
@@ -451,6 +453,14 @@ export interface StepEntry {
  * written: a failure leaves all parameters and states as they were.
  */
 export function stepMany(entries: readonly StepEntry[]): StepResult[] {
+  try {
+    return stepEntriesOf(entries);
+  } catch (error) {
+    throw named(error, 'stepMany');
+  }
+}
+
+function stepEntriesOf(entries: readonly StepEntry[]): StepResult[] {
   if (!Array.isArray(entries)) throw new TypeError(`stepMany: entries must be an array, got ${describe(entries)}`);
   const kept = PLANS.get(entries);
   let reusable = false;

@@ -11,7 +11,7 @@
 // backend and shape can hold, in which order, of which dtype and length, and which scalar values.
 // saveState and stateBytes check a state in memory the same way, so a file saveState wrote always
 // loads.
-import { MAX_ELEMENTS, describe } from '../validate.js';
+import { MAX_ELEMENTS, describe, named } from '../validate.js';
 import { DEFAULTS, RULES, type RuleName } from './defaults.js';
 import { stateArray, type StateArraySpec, type StateValueKind } from './rule.js';
 import { RULE_SPECS } from './rules/index.js';
@@ -261,7 +261,11 @@ function checkedState(state: unknown, fn: string): { head: Head; values: Record<
  * checked as saveState checks it (TypeError/RangeError starting "stateBytes:").
  */
 export function stateBytes(state: OptimizerState): number {
-  return checkedState(state, 'stateBytes').arrays.reduce((sum, [, a]) => sum + a.byteLength, 0);
+  try {
+    return checkedState(state, 'stateBytes').arrays.reduce((sum, [, a]) => sum + a.byteLength, 0);
+  } catch (error) {
+    throw named(error, 'stateBytes');
+  }
 }
 
 /**
@@ -275,7 +279,13 @@ export function stateBytes(state: OptimizerState): number {
  * RangeError, starting "saveState:" and naming the field.
  */
 export function saveState(state: OptimizerState): Uint8Array {
-  const { head, values, arrays } = checkedState(state, 'saveState');
+  let checked: ReturnType<typeof checkedState>;
+  try {
+    checked = checkedState(state, 'saveState');
+  } catch (error) {
+    throw named(error, 'saveState');
+  }
+  const { head, values, arrays } = checked;
   const header = JSON.stringify({
     rule: head.rule,
     backend: head.backend,

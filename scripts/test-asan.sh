@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# npm run test:asan: the addon built with AddressSanitizer + UBSan into build-asan/, then the test
+# suite and the fuzzer run against it with the sanitizer runtime preloaded (Node itself is not
+# instrumented). Every report (from any process the tests start) is written under the report
+# directory and fails the run, even where a test tolerated a child's crash.
+# Extra arguments go to vitest (e.g. a test file). FUZZ_CALLS=N sets the fuzzer's call count.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+npx cmake-js compile -O build-asan --CDNAPI_VERSION=8 --CDSPECOPT_SANITIZE=ON >/tmp/specopt-asan-build.log 2>&1 ||
+  { cat /tmp/specopt-asan-build.log; exit 1; }
+npm run build >/dev/null
+
+reports=$(mktemp -d /tmp/specopt-asan-reports.XXXXXX)
+export SPECOPT_ADDON="$PWD/build-asan/Release/specopt.node"
+export LD_PRELOAD="$(gcc -print-file-name=libasan.so)${LD_PRELOAD:+:$LD_PRELOAD}"
+# Leaks are the leak check's business (V8 and Node keep memory to exit by design).
+export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:log_path=$reports/asan"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
+
+status=0
+# test/consumer.test.ts packs and installs its own (unsanitized) builds: nothing for ASan to see.
+npx vitest run --exclude test/consumer.test.ts "$@" || status=$?
+if [ $# -eq 0 ]; then
+  node test/fuzz/fuzz.cjs --calls "${FUZZ_CALLS:-20000}" || status=$?
+fi
+
+if compgen -G "$reports/*" >/dev/null; then
+  echo "== sanitizer reports:"
+  cat "$reports"/*
+  status=1
+else
+  echo "== no sanitizer report"
+fi
+exit $status

@@ -1,0 +1,59 @@
+// Shared by the reliability scripts: every async twin of the library on seeded inputs, and a
+// digest of results so runs on different threads can be compared bit for bit.
+const { join } = require('node:path');
+const lib = require(join(__dirname, '..', '..', 'dist', 'index.js'));
+const { Matrix } = lib;
+
+function inputs(n, seed) {
+  const a = Matrix.randn(n, n, seed);
+  const s = lib.matmul(a, a, { transA: true });
+  for (let i = 0; i < n; i++) s.data[i * n + i] += 1;
+  return { a, s, tall: Matrix.randn(n + 7, n, seed + 1) };
+}
+
+// One call of every async twin; returns their promises.
+function everyAsync(n, seed) {
+  const { a, s, tall } = inputs(n, seed);
+  return [
+    lib.matmulAsync(a, tall, { transB: true }),
+    lib.eighAsync(s),
+    lib.svdAsync(tall),
+    lib.truncatedSvdAsync(tall, 4, { seed }),
+    lib.qrAsync(tall),
+    lib.inverseRootAsync(s, 4),
+    lib.orthogonalizeAsync(tall),
+    lib.spectralNormGradAsync(tall),
+  ];
+}
+
+// The same calls, synchronously.
+function everySync(n, seed) {
+  const { a, s, tall } = inputs(n, seed);
+  return [
+    lib.matmul(a, tall, { transB: true }),
+    lib.eigh(s),
+    lib.svd(tall),
+    lib.truncatedSvd(tall, 4, { seed }),
+    lib.qr(tall),
+    lib.inverseRoot(s, 4),
+    lib.orthogonalize(tall),
+    lib.spectralNormGrad(tall),
+  ];
+}
+
+// FNV-1a over the bytes of every Float32Array in a result (Matrix, tuple object or array).
+function digest(results) {
+  let h = 0x811c9dc5;
+  const visit = (x) => {
+    if (x instanceof Float32Array) {
+      const bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+      for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193) >>> 0;
+    } else if (x && typeof x === 'object') {
+      for (const key of Object.keys(x).sort()) visit(x[key]);
+    }
+  };
+  visit(results);
+  return h.toString(16);
+}
+
+module.exports = { lib, everyAsync, everySync, digest };

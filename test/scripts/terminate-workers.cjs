@@ -1,0 +1,30 @@
+// Workers that have async jobs of every kind in flight are terminated, one after another, while
+// the main thread runs the same jobs itself; prints a JSON summary. Usage: node terminate-workers.cjs N
+const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
+const { everyAsync, everySync, digest } = require('./async-work.cjs');
+
+if (!isMainThread) {
+  // Queue jobs of every kind (never awaited), then say so; the main thread terminates us at
+  // once, or after a delay, or before the message when workerData.early is set.
+  for (let k = 0; k < workerData.rounds; k++) for (const p of everyAsync(96, k)) p.catch(() => {});
+  parentPort.postMessage('queued');
+} else {
+  const count = Number(process.argv[2] ?? 50);
+  const expected = digest(everySync(64, 1));
+  (async () => {
+    let terminated = 0, mismatches = 0, mainRuns = 0;
+    for (let i = 0; i < count; i++) {
+      const mode = i % 3; // 0: on the message, 1: a few ms after it, 2: without waiting for it
+      const worker = new Worker(__filename, { workerData: { rounds: 3 } });
+      const own = Promise.all(everyAsync(64, 1)); // the main thread's jobs meanwhile
+      if (mode !== 2) await new Promise((resolve) => worker.once('message', resolve));
+      if (mode === 1) await new Promise((resolve) => setTimeout(resolve, 3));
+      if (mode === 2) await new Promise((resolve) => setTimeout(resolve, (i * 7) % 40));
+      await worker.terminate();
+      terminated++;
+      if (digest(await own) !== expected) mismatches++;
+      mainRuns++;
+    }
+    process.stdout.write(JSON.stringify({ terminated, mainRuns, mismatches }));
+  })();
+}
