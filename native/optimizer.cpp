@@ -239,6 +239,9 @@ Entry ParseFields(const Napi::Env& env, BatchReader& in) {
   r.penalty = in.Number();
   if (!(r.penalty >= 0) || !std::isfinite(r.penalty)) throw Napi::RangeError::New(env, "spectralPenalty must be finite and >= 0");
   r.spectralDecay = in.Number() != 0;
+  if (r.spectralDecay && r.rule->entrywise && r.rule->decayScalar < 0) {
+    throw Napi::RangeError::New(env, std::string(r.rule->name) + " has no decoupled weight decay to make spectral");
+  }
   r.spectralIters = in.Size(1u << 20);
   bool hasWarm = in.Number() != 0;
   r.skipNonFinite = in.Number() != 0;

@@ -11,7 +11,7 @@
 // in the file named by --last (default /tmp/specopt-fuzz-last.txt) to replay with --only.
 //
 // Usage: node test/fuzz/fuzz.cjs [--calls N] [--seed S] [--only INDEX] [--last FILE]
-// (FUZZ_CALLS=N is the default count.) Prints a JSON summary; exits 1 on any violation.
+// (FUZZ_CALLS=N sets the default count, 20,000.) Prints a JSON summary; exits 1 on any violation.
 'use strict';
 const { writeFileSync, writeSync } = require('node:fs');
 const { join } = require('node:path');
@@ -29,7 +29,7 @@ const flag = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const CALLS = Number(flag('--calls', process.env.FUZZ_CALLS ?? 2000));
+const CALLS = Number(flag('--calls', process.env.FUZZ_CALLS ?? 20000));
 const SEED = Number(flag('--seed', 1));
 const ONLY = flag('--only', undefined);
 const LAST = flag('--last', '/tmp/specopt-fuzz-last.txt');
