@@ -57,7 +57,7 @@ Napi::Value Guarded(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new AddonData());
+  env.SetInstanceData(new AddonData(env));
   static const Entry functions[] = {
       {"backendInfo", BackendInfo},
       {"setNumThreads", SetNumThreads},

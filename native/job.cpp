@@ -5,6 +5,20 @@
 
 namespace specopt {
 
+AddonData::AddonData(napi_env e) : env(e) {
+  const char* source = "(function () { let resolve, reject; const promise = new Promise((a, b) => { resolve = a; reject = b; }); return [promise, resolve, reject]; })";
+  napi_value script = nullptr, factory = nullptr;
+  if (napi_create_string_utf8(env, source, NAPI_AUTO_LENGTH, &script) != napi_ok ||
+      napi_run_script(env, script, &factory) != napi_ok || napi_create_reference(env, factory, 1, &promiseFactory) != napi_ok) {
+    promiseFactory = nullptr;  // Job::Start reports it
+  }
+}
+
+AddonData::~AddonData() {
+  queue->Close();
+  if (promiseFactory != nullptr) napi_delete_reference(env, promiseFactory);
+}
+
 JobQueue::~JobQueue() { Close(); }
 
 void JobQueue::Push(Job* job) {
@@ -47,9 +61,16 @@ void JobQueue::Close() {
 Napi::Promise Job::Start(Napi::Env env, Compute compute, Finish finish) {
   auto* data = env.GetInstanceData<AddonData>();
   std::unique_ptr<Job> job(new Job(env, data->queue, std::move(compute), std::move(finish)));
-  napi_value promise = nullptr;
-  if (napi_create_promise(env, &job->deferred_, &promise) != napi_ok) {
-    throw Napi::Error::New(env, "cannot create a promise");
+  napi_value factory = nullptr, undefined = nullptr, parts = nullptr, promise = nullptr, resolve = nullptr,
+             reject = nullptr;
+  if (data->promiseFactory == nullptr || napi_get_reference_value(env, data->promiseFactory, &factory) != napi_ok ||
+      napi_get_undefined(env, &undefined) != napi_ok ||
+      napi_call_function(env, undefined, factory, 0, nullptr, &parts) != napi_ok ||
+      napi_get_element(env, parts, 0, &promise) != napi_ok || napi_get_element(env, parts, 1, &resolve) != napi_ok ||
+      napi_get_element(env, parts, 2, &reject) != napi_ok ||
+      napi_create_reference(env, resolve, 1, &job->resolve_) != napi_ok ||
+      napi_create_reference(env, reject, 1, &job->reject_) != napi_ok) {
+    throw Napi::Error::New(env, std::string(CurrentEntry()) + ": cannot create a promise");
   }
   std::shared_ptr<JobQueue> queue = data->queue;
   queue->Push(job.release());
@@ -57,8 +78,10 @@ Napi::Promise Job::Start(Napi::Env env, Compute compute, Finish finish) {
 }
 
 Job::~Job() {
-  // Safe while the environment is torn down; a deferred never settled is left to V8.
+  // All safe while the environment is torn down.
   if (work_ != nullptr) napi_delete_async_work(env_, work_);
+  if (resolve_ != nullptr) napi_delete_reference(env_, resolve_);
+  if (reject_ != nullptr) napi_delete_reference(env_, reject_);
 }
 
 bool Job::Queue() {
@@ -134,8 +157,10 @@ bool Job::Settle(napi_env env, napi_status status) {
                        : napi_create_error(env, nullptr, message, &value)) == napi_ok;
   }
   if (alive) {
-    alive = (resolve ? napi_resolve_deferred(env, deferred_, value) : napi_reject_deferred(env, deferred_, value)) ==
-            napi_ok;
+    napi_value settle = nullptr, undefined = nullptr;
+    alive = napi_get_reference_value(env, resolve ? resolve_ : reject_, &settle) == napi_ok && settle != nullptr &&
+            napi_get_undefined(env, &undefined) == napi_ok &&
+            napi_call_function(env, undefined, settle, 1, &value, nullptr) == napi_ok;
   }
   napi_close_handle_scope(env, scope);
   return alive;

@@ -7,7 +7,10 @@
 // fails. Node-addon-api turns such a failure into a C++ exception thrown where nothing can catch
 // it (std::terminate, the whole process). Here every Node-API status is checked instead: a job
 // whose environment can no longer run JS is freed without touching JS, and the jobs queued behind
-// it are dropped unstarted.
+// it are dropped unstarted. The promise is made in JS and settled through references to its
+// resolve and reject functions, not with a napi_deferred: Node-API frees a deferred only when it
+// settles, which it refuses to do once JS cannot run, so every dropped job would leak it; a
+// reference can always be deleted.
 #pragma once
 
 #include <napi.h>
@@ -48,8 +51,11 @@ class JobQueue : public std::enable_shared_from_this<JobQueue> {
 
 // What the addon instance keeps (napi instance data): the queue, shared with its jobs.
 struct AddonData {
-  ~AddonData() { queue->Close(); }
+  explicit AddonData(napi_env env);
+  ~AddonData();
+  napi_env env;
   std::shared_ptr<JobQueue> queue = std::make_shared<JobQueue>();
+  napi_ref promiseFactory = nullptr;  // () => [promise, resolve, reject]
 };
 
 class Job {
@@ -76,7 +82,7 @@ class Job {
   napi_env env_;
   const char* name_;  // the entry point that made it, for its error messages (a static string)
   std::shared_ptr<JobQueue> queue_;
-  napi_deferred deferred_ = nullptr;
+  napi_ref resolve_ = nullptr, reject_ = nullptr;
   napi_async_work work_ = nullptr;
   Compute compute_;
   Finish finish_;
