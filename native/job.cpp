@@ -6,7 +6,11 @@
 namespace specopt {
 
 AddonData::AddonData(napi_env e) : env(e) {
-  const char* source = "(function () { let resolve, reject; const promise = new Promise((a, b) => { resolve = a; reject = b; }); return [promise, resolve, reject]; })";
+  // The Promise constructor as it is when the addon loads (a later globalThis.Promise = ... does
+  // not change what the async twins return).
+  const char* source =
+      "(function (P) { return function () { let resolve, reject; const promise = new P((a, b) => { resolve = a; "
+      "reject = b; }); return [promise, resolve, reject]; }; })(Promise)";
   napi_value script = nullptr, factory = nullptr;
   if (napi_create_string_utf8(env, source, NAPI_AUTO_LENGTH, &script) != napi_ok ||
       napi_run_script(env, script, &factory) != napi_ok || napi_create_reference(env, factory, 1, &promiseFactory) != napi_ok) {
@@ -70,6 +74,10 @@ Napi::Promise Job::Start(Napi::Env env, Compute compute, Finish finish) {
       napi_get_element(env, parts, 2, &reject) != napi_ok ||
       napi_create_reference(env, resolve, 1, &job->resolve_) != napi_ok ||
       napi_create_reference(env, reject, 1, &job->reject_) != napi_ok) {
+    // A JS exception (a stack overflow, say) is the error itself: throwing another while it is
+    // pending would make node-addon-api's rethrow fail, and that aborts.
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) throw Napi::Error::New(env);
     throw Napi::Error::New(env, std::string(CurrentEntry()) + ": cannot create a promise");
   }
   std::shared_ptr<JobQueue> queue = data->queue;
@@ -130,40 +138,46 @@ bool Job::Settle(napi_env env, napi_status status) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
   // napi_create_arraybuffer is one of the calls that refuse once the environment cannot run JS
   // (worker termination, exit): probe with it before any node-addon-api call, which would throw.
+  // Only this probe decides that the environment is closing (which stops the queue for good);
+  // a later step that fails leaves the queue running.
   napi_value probe = nullptr;
-  bool alive = napi_create_arraybuffer(env, 0, nullptr, &probe) == napi_ok;
+  if (napi_create_arraybuffer(env, 0, nullptr, &probe) != napi_ok) {
+    napi_close_handle_scope(env, scope);
+    return false;
+  }
   napi_value value = nullptr;
   bool resolve = false;
-  if (alive && !failed_) {
+  if (!failed_) {
     try {
       value = finish_(Napi::Env(env));
-      resolve = true;
+      resolve = value != nullptr;
     } catch (const Napi::Error& e) {
       if (!e.IsEmpty()) value = e.Value();
-      else alive = false;
     } catch (const std::bad_alloc&) {
-      failed_ = badInput_ = true;
+      badInput_ = true;
       error_ = "out of memory";
     } catch (const std::exception& e) {
-      failed_ = true;
       error_ = e.what();
     }
   }
-  if (alive && value == nullptr) {
-    std::string text = NamedMessage(name_, error_);
+  bool made = true;
+  if (value == nullptr) {
+    resolve = false;
+    std::string text = NamedMessage(name_, error_.empty() ? "cannot build the result" : error_);
     napi_value message = nullptr;
-    alive = napi_create_string_utf8(env, text.c_str(), text.size(), &message) == napi_ok &&
-            (badInput_ ? napi_create_range_error(env, nullptr, message, &value)
-                       : napi_create_error(env, nullptr, message, &value)) == napi_ok;
+    made = napi_create_string_utf8(env, text.c_str(), text.size(), &message) == napi_ok &&
+           (badInput_ ? napi_create_range_error(env, nullptr, message, &value)
+                      : napi_create_error(env, nullptr, message, &value)) == napi_ok;
   }
-  if (alive) {
+  if (made) {
     napi_value settle = nullptr, undefined = nullptr;
-    alive = napi_get_reference_value(env, resolve ? resolve_ : reject_, &settle) == napi_ok && settle != nullptr &&
-            napi_get_undefined(env, &undefined) == napi_ok &&
-            napi_call_function(env, undefined, settle, 1, &value, nullptr) == napi_ok;
+    if (napi_get_reference_value(env, resolve ? resolve_ : reject_, &settle) == napi_ok && settle != nullptr &&
+        napi_get_undefined(env, &undefined) == napi_ok) {
+      napi_call_function(env, undefined, settle, 1, &value, nullptr);
+    }
   }
   napi_close_handle_scope(env, scope);
-  return alive;
+  return true;  // JS can run: the queue goes on (a step above that failed leaves this promise unsettled)
 }
 
 }  // namespace specopt

@@ -76,7 +76,7 @@ class Job {
   bool Queue();  // false when Node-API refused (the environment is closing)
   static void Execute(napi_env env, void* data);
   static void Complete(napi_env env, napi_status status, void* data);
-  // Settles the promise; false when the environment can no longer run JS.
+  // Settles the promise; false (nothing called into JS) when the environment can no longer run JS.
   bool Settle(napi_env env, napi_status status);
 
   napi_env env_;
