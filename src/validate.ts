@@ -94,10 +94,6 @@ export function unreadable(where: string, cause: unknown): TypeError {
 }
 
 /**
- * obj[key], with a throwing getter or Proxy trap reported as "`where`.`key` could not be read"
- * (the message is only built then: this runs on every call of every function).
- */
-/**
  * An error of a call that reads nested caller objects (optimizer states, step entries): one the
  * call made already starts with `at` and is kept; one thrown by the caller's own code (a getter
  * or Proxy that throws) is named like the others, with the original as its cause.
@@ -107,6 +103,10 @@ export function named(error: unknown, at: string): unknown {
   return new TypeError(`${at}: reading the arguments threw: ${errorText(error)}`, { cause: error });
 }
 
+/**
+ * obj[key], with a throwing getter or Proxy trap reported as "`where`.`key` could not be read"
+ * (the message is only built then: this runs on every call of every function).
+ */
 export function readProperty(obj: object, key: string, where: string): unknown {
   try {
     return (obj as Record<string, unknown>)[key];

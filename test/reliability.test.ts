@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { Matrix, createOptimizer, stepMany } from '../src/index.js';
+import { Matrix, createOptimizer, saveState, stateBytes, stepMany } from '../src/index.js';
 
 const ROOT = join(__dirname, '..');
 const SCRIPTS = join(__dirname, 'scripts');
@@ -170,6 +170,32 @@ describe('a step that cannot be finished changes nothing', () => {
       ]),
     ).toThrow(/^stepMany: entry 1 \(adagrad-full\): the statistic S \+ ggT is not finite.*nothing was changed/);
     expect([p1.data, p2.data, s1.arrays.momentumBuffer]).toEqual(before);
+  });
+});
+
+describe('caller code that throws while a call reads its arguments', () => {
+  it('is named after the call, with the original error as its cause (step, stepMany, saveState, stateBytes)', () => {
+    const opt = createOptimizer('adam');
+    const param = Matrix.randn(2, 2, 1);
+    const boom = new Error('boom');
+    const state = new Proxy(opt.init(param), { get: () => { throw boom; } });
+    const cases: [string, () => unknown][] = [
+      ['adam.step', () => opt.step(param, Matrix.randn(2, 2, 2), state)],
+      ['stepMany', () => stepMany([{ optimizer: opt, param, grad: Matrix.randn(2, 2, 2), state }])],
+      ['saveState', () => saveState(state)],
+      ['stateBytes', () => stateBytes(state)],
+    ];
+    for (const [name, call] of cases) {
+      let error: unknown;
+      try {
+        call();
+      } catch (e) {
+        error = e;
+      }
+      expect(error, name).toBeInstanceOf(TypeError);
+      expect((error as Error).message, name).toBe(`${name}: reading the arguments threw: Error: boom`);
+      expect((error as Error).cause, name).toBe(boom);
+    }
   });
 });
 
