@@ -17,3 +17,4 @@ export {
 export { createOptimizer, stepMany, Optimizer, type Backend, type StepEntry, type StepResult } from './optim/optimizer.js';
 export { saveState, loadState, stateBytes, type OptimizerState } from './optim/state.js';
 export { DEFAULTS as OPTIMIZER_DEFAULTS, RULES as OPTIMIZER_RULES, type RuleName } from './optim/defaults.js';
+export { schedules, type Schedule, type ScheduleSpec, type BuiltinSchedule } from './schedules.js';
