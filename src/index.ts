@@ -18,3 +18,4 @@ export { createOptimizer, stepMany, Optimizer, type Backend, type StepEntry, typ
 export { saveState, loadState, stateBytes, type OptimizerState } from './optim/state.js';
 export { DEFAULTS as OPTIMIZER_DEFAULTS, RULES as OPTIMIZER_RULES, type RuleName } from './optim/defaults.js';
 export { schedules, type Schedule, type ScheduleSpec, type BuiltinSchedule } from './schedules.js';
+export { clipGradNorm, gradNorm, type GradNormOptions } from './clip.js';

@@ -23,6 +23,8 @@ import {
   qr,
   qrAsync,
   setNumThreads,
+  gradNorm,
+  clipGradNorm,
   singularValues,
   spectralNorm,
   spectralNormGrad,
@@ -375,6 +377,15 @@ const ENTRIES: Entry[] = [
       ['0', () => 0, RangeError, (w) => `${w} must be in 1..1024, got 0`],
       ['1025', () => 1025, RangeError, (w) => `${w} must be in 1..1024, got 1025`],
     ], call: (bad) => f(bad) },
+  ]),
+  ...twins<Any>(['gradNorm', gradNorm as Any], null, (f) => [
+    { arg: 'grads[0]', cases: MATRIX_CASES, call: (bad) => f([bad]) },
+    { arg: 'options', cases: optionsCases('normType'), call: (bad) => f([A()], bad) },
+  ]),
+  ...twins<Any>(['clipGradNorm', clipGradNorm as Any], null, (f) => [
+    { arg: 'grads[1]', cases: MATRIX_CASES, call: (bad) => f([A(), bad], 1) },
+    { arg: 'maxNorm', cases: POSITIVE_CASES, call: (bad) => f([A()], bad) },
+    { arg: 'options', cases: optionsCases('normType'), call: (bad) => f([A()], 1, bad) },
   ]),
   // The Matrix class: constructor, static helpers, methods.
   { fn: 'Matrix', isAsync: false, slots: [
