@@ -53,7 +53,12 @@ size_t Dim(const Napi::Env& env, const Napi::Value& v, const char* what) {
 size_t Count(const Napi::Env& env, size_t rows, size_t cols, const char* what) {
   // Float32Array length limit in V8 and the int32 indices LAPACK uses.
   constexpr size_t kMaxElements = (size_t{1} << 31) - 1;
-  if (rows > kMaxLapackDim || cols > kMaxLapackDim || (cols != 0 && rows > kMaxElements / cols)) {
+  if (rows > kMaxLapackDim || cols > kMaxLapackDim) {
+    throw Napi::RangeError::New(env, std::string(what) + ": " + Str(rows) + "x" + Str(cols) +
+                                         " has a side longer than " + Str(kMaxLapackDim) +
+                                         " (the largest the native routines index)");
+  }
+  if (cols != 0 && rows > kMaxElements / cols) {
     throw Napi::RangeError::New(env, std::string(what) + ": " + Str(rows) + "x" + Str(cols) +
                                          " has too many elements (max " + Str(kMaxElements) + ")");
   }
@@ -74,7 +79,7 @@ FloatView Floats(const Napi::Env& env, const Napi::Value& v, size_t expected, co
   if (length != expected) {
     throw Napi::RangeError::New(env, std::string(what) + " must have " + Str(expected) +
                                          " elements, got " + Str(length) +
-                                         (length == 0 ? " (detached buffer?)" : ""));
+                                         (length == 0 ? " (detached, or a view past the end of its shrunk buffer?)" : ""));
   }
   return FloatView{static_cast<float*>(data), length};
 }
