@@ -24,12 +24,12 @@ status=0
 # test/consumer.test.ts packs and installs its own (unsanitized) builds: nothing for ASan to see.
 npx vitest run --exclude test/consumer.test.ts "$@" || status=$?
 echo "== fuzzer under the sanitizers"
-node test/fuzz/fuzz.cjs --calls "${FUZZ_CALLS:-20000}" --last "$reports/../fuzz-last.txt" >"$reports/../fuzz.json" || status=$?
+node test/fuzz/fuzz.cjs --calls "${FUZZ_CALLS:-20000}" --last build-asan/fuzz-last.txt >build-asan/fuzz.json || status=$?
 node -e '
   const r = require(process.argv[1]);
   console.log(`fuzz: ${r.calls} calls (seed ${r.seed}), ${r.returned} returned, ${r.threw} threw, ${r.rejected} rejected, ${r.violationCount} violations, ${r.seconds} s`);
   for (const v of r.violations) console.log(`  call ${v.index} ${v.target}: ${v.what}`);
-' "$reports/../fuzz.json" || { echo "fuzz: the fuzzer died (last call: $(cat "$reports/../fuzz-last.txt"))"; status=1; }
+' "$PWD/build-asan/fuzz.json" || { echo "fuzz: the fuzzer died (last call: $(cat build-asan/fuzz-last.txt))"; status=1; }
 
 if compgen -G "$reports/*" >/dev/null; then
   echo "== sanitizer reports:"

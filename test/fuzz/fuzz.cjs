@@ -449,7 +449,6 @@ const rawDim = () => (chance(0.85) ? pick(DIMS) : pick(BAD_DIMS));
 // rows*cols of dimensions that may be anything (a bigint, a string): NaN unless both are numbers.
 const times = (a, b) => (typeof a === 'number' && typeof b === 'number' ? a * b : NaN);
 const rawNum = () => (chance(0.8) ? pick([0, 1, 0.5, 2, 4]) : pick(WEIRD));
-const rawBool = () => (chance(0.9) ? chance(0.5) : pick(WEIRD));
 const rawStr = (xs) => (chance(0.85) ? pick(xs) : pick(WEIRD));
 function rawCall(fn, args) {
   if (chance(0.05)) args = args.slice(0, int(args.length + 1)); // too few
@@ -567,23 +566,12 @@ const targets = [
   ...Object.entries(RAW).map(([name, make]) => ({ name: `addon.${name}`, make, raw: true })),
 ];
 
-// What a raw entry point's errors start with: the native side names the routine as it is known
-// to users (svd, optimizer step, ...), not the binding's name.
-const RAW_PREFIX = {
-  optimizerStep: ['optimizer step'],
-  optimizerPlan: ['optimizer plan', 'optimizer step'],
-  optimizerRun: ['optimizer run', 'optimizer step'],
-};
+// What errors start with. A raw entry point's name its routine as the native side knows it (its
+// own name, its sync twin's, or the optimizer step's, plan's or run's).
 function prefixes(target, made) {
-  if (target.raw) {
-    const fn = target.name.slice('addon.'.length);
-    const base = fn.replace(/Async$/, '');
-    return [...(RAW_PREFIX[fn] ?? []), fn, base, 'optimizer run', 'optimizer plan', 'optimizer step'];
-  }
-  const name = made.name ?? target.name;
-  if (target.name === 'stepMany') return ['stepMany'];
-  if (target.name === 'step') return [name];
-  return [name];
+  if (!target.raw) return [made.name ?? target.name];
+  const fn = target.name.slice('addon.'.length);
+  return [fn, fn.replace(/Async$/, ''), 'optimizer run', 'optimizer plan', 'optimizer step'];
 }
 
 const summary = { seed: SEED, calls: 0, returned: 0, threw: 0, rejected: 0, byTarget: {}, slow: [], violations: [] };
