@@ -83,6 +83,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"optimizerStep", OptimizerStep},
       {"optimizerPlan", OptimizerPlan},
       {"optimizerRun", OptimizerRun},
+      {"optimizerStepAsync", OptimizerStepAsync},
   };
   for (const Entry& entry : functions) {
     exports.Set(entry.name, Napi::Function::New(env, Guarded, entry.name, const_cast<Entry*>(&entry)));

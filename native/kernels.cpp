@@ -21,6 +21,26 @@ bool AllFinite(const float* x, size_t n) {
 }
 
 SPECOPT_DISPATCH
+double SumSquares(const float* x, size_t n) {
+  // Eight independent partial sums: without -ffast-math the compiler keeps one sum's order, so
+  // one accumulator would be a serial chain; eight vectorise (and sum in a fixed order).
+  double acc[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (size_t k = 0; k < 8; ++k) acc[k] += double(x[i + k]) * double(x[i + k]);
+  for (; i < n; ++i) acc[0] += double(x[i]) * double(x[i]);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+SPECOPT_DISPATCH
+uint32_t MaxAbsBits(const float* x, size_t n) {
+  const uint32_t* bits = reinterpret_cast<const uint32_t*>(x);
+  uint32_t m = 0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, bits[i] & 0x7fffffffu);
+  return m;
+}
+
+SPECOPT_DISPATCH
 void Transpose(const float* src, size_t rows, size_t cols, float* dst) {
   // Tiles keep both the reads and the writes within cache lines.
   constexpr size_t kTile = 32;

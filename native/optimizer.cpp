@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "blas.hpp"
+#include "job.hpp"
 #include "kernels.hpp"
 #include "rules/rules.hpp"
 
@@ -382,14 +383,46 @@ void Balanced(size_t count, int threads, S size, F f) {
   if (failure) std::rethrow_exception(failure);
 }
 
-bool GradientFinite(const Entry& e) {
+// stepMany's maxGradNorm: every gradient scaled by min(1, maxNorm / (total + 1e-6)), the total
+// norm taken over the whole batch (torch.nn.utils.clip_grad_norm_), or by a factor given.
+struct Clip {
+  enum Mode { kNone = 0, kNorm2 = 1, kNormInf = 2, kFactor = 3 } mode = kNone;
+  double value = 0;  // maxNorm, or the factor
+};
+
+// What a batch's step did: the entries skipped for a non-finite gradient, and when clipping, the
+// total norm before clipping (NaN when the factor was given) and the factor applied.
+struct StepOutcome {
+  std::vector<uint32_t> skipped;
+  double norm = std::nan("");
+  float scale = 1.0f;
+};
+
+// One gradient's scan for the clipping: Σg² (kNorm2) or the largest |g|'s bits (kNormInf) as a
+// double, not finite exactly when the gradient holds NaN or ±Inf. Without clipping, only that.
+double Scan(const float* g, size_t n, Clip::Mode mode) {
+  if (mode == Clip::kNorm2) return SumSquares(g, n);
+  if (mode == Clip::kNormInf) {
+    uint32_t bits = MaxAbsBits(g, n);
+    if (bits >= 0x7f800000u) return std::nan("");
+    float m;
+    std::memcpy(&m, &bits, sizeof m);
+    return double(m);
+  }
+  return AllFinite(g, n) ? 0.0 : std::nan("");
+}
+
+// Scan of a large gradient split over the threads; the parts are combined in a fixed order.
+double ScanParallel(const Entry& e, Clip::Mode mode) {
   size_t n = e.rows * e.cols;
   int parts = PassThreads(n);
-  if (parts == 1) return AllFinite(e.g, n);
-  std::vector<char> ok(parts, 1);
+  if (parts == 1) return Scan(e.g, n, mode);
+  std::vector<double> part(parts, 0.0);
   size_t chunk = ((n + parts - 1) / parts + 15) & ~size_t{15};
-  ParallelRanges(n, parts, [&](size_t begin, size_t end) { ok[begin / chunk] = AllFinite(e.g + begin, end - begin); });
-  return std::all_of(ok.begin(), ok.end(), [](char x) { return x != 0; });
+  ParallelRanges(n, parts, [&](size_t begin, size_t end) { part[begin / chunk] = Scan(e.g + begin, end - begin, mode); });
+  double total = 0;
+  for (double x : part) total = mode == Clip::kNormInf ? (std::isnan(x) || std::isnan(total) ? x + total : std::max(total, x)) : total + x;
+  return total;
 }
 
 // The penalized gradient's buffer, kept between steps: a fresh one would be page-faulted in on
@@ -400,19 +433,37 @@ std::vector<float>& Scratch() {
   return scratch;
 }
 
-void Run(const Entry& e) {
+// The clipped gradient of a rule that is not entry-wise: a copy, one per thread (small entries
+// of such rules run on several threads at once), kept between steps like Scratch.
+std::vector<float>& ScaledScratch() {
+  thread_local std::vector<float> scaled;
+  return scaled;
+}
+
+// `scale` is the clipping factor (1: none). The caller's gradient is never written.
+void Run(const Entry& e, float scale) {
   size_t n = e.rows * e.cols;
   std::vector<float> a, b;
   const float* g = e.g;
+  float gradScale = 1.0f;  // what an entry-wise rule's loop multiplies g by
   bool rank1 = (e.penalty != 0 || e.spectralDecay) && n > 0 && Rank1(e, a, b);
   if (e.penalty != 0 && rank1) {
-    // G + κ·∇‖W‖₂² = G + 2κ·σ₁u₁v₁ᵀ, in a copy: the caller's gradient is left as it was.
+    // scale·G + κ·∇‖W‖₂² = scale·G + 2κ·σ₁u₁v₁ᵀ (clipping comes first, as clip_grad_norm_ before
+    // the step), in a copy: the caller's gradient is left as it was.
     std::vector<float>& penalized = Scratch();
     if (penalized.size() < n) penalized.resize(n);
-    std::copy_n(e.g, n, penalized.data());
+    if (scale == 1.0f) std::copy_n(e.g, n, penalized.data());
+    else for (size_t i = 0; i < n; ++i) penalized[i] = e.g[i] * scale;
     cblas_sger(CblasRowMajor, blasint(e.rows), blasint(e.cols), float(2 * e.penalty), a.data(), 1,
                b.data(), 1, penalized.data(), blasint(e.cols));
     g = penalized.data();
+  } else if (scale != 1.0f && e.rule->entrywise) {
+    gradScale = scale;
+  } else if (scale != 1.0f) {
+    std::vector<float>& scaled = ScaledScratch();
+    if (scaled.size() < n) scaled.resize(n);
+    for (size_t i = 0; i < n; ++i) scaled[i] = e.g[i] * scale;
+    g = scaled.data();
   }
   if (e.spectralDecay && !rank1) {
     // W·v₁v₁ᵀ vanished (W = 0): the decay term is zero.
@@ -430,13 +481,13 @@ void Run(const Entry& e) {
   double scalars[kMaxScalars];
   std::copy_n(e.scalars, e.rule->scalarCount, scalars);
   if (left) {
-    RuleArgs{e.w, g, e.rows, e.cols, e.buffers, scalars, left, right}.Decay(scalars[e.rule->decayScalar]);
+    RuleArgs{e.w, g, e.rows, e.cols, e.buffers, scalars, left, right, gradScale}.Decay(scalars[e.rule->decayScalar]);
     scalars[e.rule->decayScalar] = 0;
   }
   ParallelRanges(n, PassThreads(n), [&](size_t begin, size_t end) {
     float* buffers[kMaxBuffers];
     for (size_t k = 0; k < e.bufferCount; ++k) buffers[k] = e.buffers[k] + begin;
-    e.rule->step(RuleArgs{e.w + begin, g + begin, 1, end - begin, buffers, scalars, nullptr, nullptr});
+    e.rule->step(RuleArgs{e.w + begin, g + begin, 1, end - begin, buffers, scalars, nullptr, nullptr, gradScale});
   });
 }
 
@@ -508,30 +559,34 @@ std::vector<Entry> ParseBatch(const Napi::Env& env, const Napi::Value& arrays, c
   return entries;
 }
 
-// Runs checked entries: every gradient is scanned (and every rule's check run) before the first
-// write. Returns the indices of the entries skipped for a non-finite gradient.
-Napi::Value Execute(const Napi::Env& env, const std::vector<Entry>& entries) {
+// Runs checked entries (no JS: also on a worker thread, under BlasMutex): every gradient is
+// scanned, the clipping factor found and every rule's check run before the first write.
+StepOutcome Compute(const std::vector<Entry>& entries, const Clip& clip) {
   uint32_t count = static_cast<uint32_t>(entries.size());
-  Napi::Array skipped = Napi::Array::New(env);
+  StepOutcome outcome;
   std::vector<bool> run(count, true);
-  RunSync(env, [&] {
-    // The scan for NaN/Inf: large gradients are split over the threads inside GradientFinite,
-    // small ones are spread over them here.
-    std::vector<char> finite(count, 1);
+  {
+    // The scan for NaN/Inf, which also sums the clipping norm: large gradients are split over
+    // the threads inside ScanParallel, small ones are spread over them here.
+    Clip::Mode scan = clip.mode == Clip::kFactor ? Clip::kNone : clip.mode;
+    std::vector<double> partial(count, 0.0);
     int threads = std::max(1, openblas_get_num_threads());
     auto small = [&](size_t i) { return PassThreads(entries[i].rows * entries[i].cols) == 1; };
     Balanced(
         count, threads, [&](size_t i) { return small(i) ? entries[i].rows * entries[i].cols : 0; },
         [&](size_t i) {
-          if (small(i)) finite[i] = AllFinite(entries[i].g, entries[i].rows * entries[i].cols);
+          if (small(i)) partial[i] = Scan(entries[i].g, entries[i].rows * entries[i].cols, scan);
         });
     for (uint32_t i = 0; i < count; ++i) {
       const Entry& e = entries[i];
-      if (PassThreads(e.rows * e.cols) > 1) finite[i] = GradientFinite(e);
+      if (PassThreads(e.rows * e.cols) > 1) partial[i] = ScanParallel(e, scan);
     }
+    double total = 0;
     for (uint32_t i = 0; i < count; ++i) {
       const Entry& e = entries[i];
-      if (!finite[i]) {
+      if (std::isfinite(partial[i])) {
+        total = scan == Clip::kNormInf ? std::max(total, partial[i]) : total + partial[i];
+      } else {
         if (!e.skipNonFinite) {
           throw ComputeError("optimizer step, parameter " + std::to_string(i) +
                                  ": the gradient contains NaN or Infinity; nothing was changed",
@@ -540,6 +595,18 @@ Napi::Value Execute(const Napi::Env& env, const std::vector<Entry>& entries) {
         run[i] = false;
         continue;
       }
+    }
+    if (clip.mode == Clip::kNorm2 || clip.mode == Clip::kNormInf) {
+      // The norm of the gradients that are stepped (a skipped one has none), torch's factor.
+      outcome.norm = clip.mode == Clip::kNorm2 ? std::sqrt(total) : total;
+      double factor = clip.value / (outcome.norm + 1e-6);
+      if (factor < 1) outcome.scale = float(factor);
+    } else if (clip.mode == Clip::kFactor) {
+      outcome.scale = float(clip.value);
+    }
+    for (uint32_t i = 0; i < count; ++i) {
+      const Entry& e = entries[i];
+      if (!run[i]) continue;
       if (e.rule->check) {
         try {
           e.rule->check(RuleArgs{e.w, e.g, e.rows, e.cols, e.buffers, e.scalars, nullptr, nullptr});
@@ -554,9 +621,10 @@ Napi::Value Execute(const Napi::Env& env, const std::vector<Entry>& entries) {
     // routine that does not converge on finite input, memory running out) is reported naming
     // the entry, and whether entries before it were already updated.
     bool written = false;
+    float scale = outcome.scale;
     auto runChecked = [&](uint32_t i) {
       try {
-        Run(entries[i]);
+        Run(entries[i], scale);
         written = true;
       } catch (const ComputeError& error) {
         throw ComputeError("optimizer step, parameter " + std::to_string(i) + ": " + error.what() +
@@ -574,10 +642,52 @@ Napi::Value Execute(const Napi::Env& env, const std::vector<Entry>& entries) {
     }
     Balanced(
         spread.size(), threads, [&](size_t k) { return entries[spread[k]].rows * entries[spread[k]].cols; },
-        [&](size_t k) { Run(entries[spread[k]]); });
-  });
-  for (uint32_t i = 0, k = 0; i < count; ++i) if (!run[i]) skipped.Set(k++, i);
-  return skipped;
+        [&](size_t k) { Run(entries[spread[k]], scale); });
+  }
+  for (uint32_t i = 0; i < count; ++i) if (!run[i]) outcome.skipped.push_back(i);
+  return outcome;
+}
+
+// The JS result: the skipped entries' indices; with clipping, { skipped, gradNorm, scale }.
+Napi::Value Outcome(const Napi::Env& env, const StepOutcome& outcome, const Clip& clip) {
+  Napi::Array skipped = Napi::Array::New(env, outcome.skipped.size());
+  for (uint32_t k = 0; k < outcome.skipped.size(); ++k) skipped.Set(k, outcome.skipped[k]);
+  if (clip.mode == Clip::kNone) return skipped;
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("skipped", skipped);
+  result.Set("gradNorm", outcome.norm);
+  result.Set("scale", double(outcome.scale));
+  return result;
+}
+
+Napi::Value Execute(const Napi::Env& env, const std::vector<Entry>& entries, const Clip& clip) {
+  StepOutcome outcome;
+  RunSync(env, [&] { outcome = Compute(entries, clip); });
+  return Outcome(env, outcome, clip);
+}
+
+// The optional clipping argument: undefined, or a Float64Array [mode, value] (see Clip).
+Clip ReadClip(const Napi::Env& env, const Napi::Value& v) {
+  Clip clip;
+  if (v.IsUndefined()) return clip;
+  size_t count = 0;
+  const double* x = nullptr;
+  napi_typedarray_type type = napi_int8_array;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, &count, &data, nullptr, nullptr) != napi_ok || type != napi_float64_array || count != 2) {
+    throw Napi::TypeError::New(env, "optimizer step: clip must be a Float64Array [mode, value]");
+  }
+  x = static_cast<const double*>(data);
+  if (!(x[0] == 0 || x[0] == 1 || x[0] == 2 || x[0] == 3)) throw Napi::RangeError::New(env, "optimizer step: clip mode must be 0..3");
+  clip.mode = static_cast<Clip::Mode>(int(x[0]));
+  clip.value = x[1];
+  if ((clip.mode == Clip::kNorm2 || clip.mode == Clip::kNormInf) && !(clip.value > 0 && std::isfinite(clip.value))) {
+    throw Napi::RangeError::New(env, "optimizer step: maxGradNorm must be finite and > 0");
+  }
+  if (clip.mode == Clip::kFactor && !(clip.value > 0 && clip.value <= 1)) {
+    throw Napi::RangeError::New(env, "optimizer step: the clipping factor must be in (0, 1]");
+  }
+  return clip;
 }
 
 // A batch checked once and kept for the next steps (optimizerPlan / optimizerRun). It holds a
@@ -620,13 +730,135 @@ constexpr napi_type_tag kStepPlanTag = {0x7f3c1e9a52d84b06ULL, 0xa1b2c3d4e5f6071
   throw Napi::RangeError::New(env, "optimizer step, parameter " + std::to_string(index) + ": " + what);
 }
 
+// An async step's batch (optimizerStepAsync). Its entries point either into JS memory that cannot
+// go away while the job holds a reference to it (a SharedArrayBuffer: it cannot be detached, a
+// growable one only grows, and Node waits for running thread-pool work before it tears an
+// environment down), or into the job's own copies (an ordinary ArrayBuffer can be detached or
+// transferred at any time). The written arrays (parameters, state buffers, warm starts) are
+// either all in place, when all lie on SharedArrayBuffers, or all copied and written back when
+// the job completes, after every destination has been checked: a failure then writes nothing.
+// Gradients are only read: one on an ordinary ArrayBuffer is copied at the call.
+class AsyncStep {
+ public:
+  struct Array {
+    napi_ref ref = nullptr;   // the typed array, kept alive until the job is freed
+    float* js = nullptr;      // its data at the call
+    size_t length = 0;
+    bool written = false;     // a parameter, state buffer or warm start
+    bool shared = false;      // on a SharedArrayBuffer
+    std::vector<float> copy;  // the job's copy, when not worked on in place
+  };
+
+  explicit AsyncStep(napi_env env) : env_(env) {}
+  ~AsyncStep() {
+    for (Array& a : arrays) if (a.ref != nullptr) napi_delete_reference(env_, a.ref);
+  }
+  AsyncStep(const AsyncStep&) = delete;
+  AsyncStep& operator=(const AsyncStep&) = delete;
+
+  std::vector<Entry> entries;
+  std::vector<Array> arrays;
+  Clip clip;
+  StepOutcome outcome;
+  bool copiesWritten = false;  // the written arrays are copies (written back at completion)
+
+ private:
+  napi_env env_;
+};
+
+bool OnSharedMemory(napi_env env, napi_value typedArray) {
+  napi_value buffer = nullptr;
+  bool plain = false;
+  if (napi_get_typedarray_info(env, typedArray, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok ||
+      napi_is_arraybuffer(env, buffer, &plain) != napi_ok) {
+    throw Napi::Error::New(env, "optimizer step: cannot read an array's buffer");
+  }
+  return !plain;  // a typed array's buffer is an ArrayBuffer or a SharedArrayBuffer
+}
+
 }  // namespace
+
+Napi::Value OptimizerStepAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 && info.Length() != 4) {
+    throw Napi::TypeError::New(env, "optimizer step: expected (arrays, numbers, count, clip?)");
+  }
+  auto step = std::make_shared<AsyncStep>(env);
+  step->clip = ReadClip(env, info[3]);
+  std::vector<std::pair<Napi::Value, FloatView>> seen;
+  step->entries = ParseBatch(env, info[0], info[1], info[2], &seen);
+  // seen holds the arrays in parse order: per entry param, grad, state buffers, warm start.
+  step->arrays.resize(seen.size());
+  bool allShared = true;
+  {
+    size_t at = 0;
+    for (const Entry& e : step->entries) {
+      size_t count = 2 + e.bufferCount + (e.warm ? 1 : 0);
+      for (size_t k = 0; k < count; ++k, ++at) {
+        AsyncStep::Array& a = step->arrays[at];
+        a.js = seen[at].second.data;
+        a.length = seen[at].second.length;
+        a.written = k != 1;
+        a.shared = OnSharedMemory(env, seen[at].first);
+        if (a.written && !a.shared) allShared = false;
+      }
+    }
+    if (at != seen.size()) throw Napi::Error::New(env, "optimizer step: the batch's arrays do not match its entries");
+  }
+  step->copiesWritten = !allShared;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    AsyncStep::Array& a = step->arrays[i];
+    if (napi_create_reference(env, seen[i].first, 1, &a.ref) != napi_ok) {
+      throw Napi::Error::New(env, "optimizer step: cannot reference an array");
+    }
+    if (a.written ? step->copiesWritten : !a.shared) a.copy.assign(a.js, a.js + a.length);
+  }
+  // The entries now point at the copies where there are any.
+  {
+    size_t at = 0;
+    auto place = [&](auto& pointer) {
+      AsyncStep::Array& a = step->arrays[at++];
+      if (!a.copy.empty()) pointer = a.copy.data();
+    };
+    for (Entry& e : step->entries) {
+      place(e.w);
+      place(e.g);
+      for (size_t b = 0; b < e.bufferCount; ++b) place(e.buffers[b]);
+      if (e.warm) place(e.warm);
+    }
+  }
+  return Job::Start(
+      env, [step] { step->outcome = Compute(step->entries, step->clip); },
+      [step](Napi::Env env) -> Napi::Value {
+        if (step->copiesWritten) {
+          // Every destination must still be where, and as long as, it was; then all are written.
+          for (const AsyncStep::Array& a : step->arrays) {
+            if (!a.written || a.length == 0) continue;
+            napi_value v = nullptr;
+            void* data = nullptr;
+            size_t length = 0;
+            if (napi_get_reference_value(env, a.ref, &v) != napi_ok || v == nullptr ||
+                napi_get_typedarray_info(env, v, nullptr, &length, &data, nullptr, nullptr) != napi_ok ||
+                data != a.js || length != a.length) {
+              throw Napi::Error::New(env,
+                                     "optimizer step: a parameter or state buffer was detached or resized while the "
+                                     "step ran; nothing was written");
+            }
+          }
+          for (const AsyncStep::Array& a : step->arrays) {
+            if (a.written && a.length != 0) std::copy(a.copy.begin(), a.copy.end(), a.js);
+          }
+        }
+        return Outcome(env, step->outcome, step->clip);
+      });
+}
 
 Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 3) throw Napi::TypeError::New(env, "optimizer step: expected (arrays, numbers, count)");
+  if (info.Length() != 3 && info.Length() != 4) throw Napi::TypeError::New(env, "optimizer step: expected (arrays, numbers, count, clip?)");
+  Clip clip = ReadClip(env, info[3]);
   std::vector<Entry> entries = ParseBatch(env, info[0], info[1], info[2]);
-  return Execute(env, entries);
+  return Execute(env, entries, clip);
 }
 
 Napi::Value OptimizerPlan(const Napi::CallbackInfo& info) {
@@ -667,9 +899,11 @@ Napi::Value OptimizerPlan(const Napi::CallbackInfo& info) {
 
 Napi::Value OptimizerRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 2 || !info[0].IsExternal() || !info[0].As<Napi::External<StepPlan>>().CheckTypeTag(&kStepPlanTag)) {
-    throw Napi::TypeError::New(env, "optimizer run: expected (plan, numbers)");
+  if ((info.Length() != 2 && info.Length() != 3) || !info[0].IsExternal() ||
+      !info[0].As<Napi::External<StepPlan>>().CheckTypeTag(&kStepPlanTag)) {
+    throw Napi::TypeError::New(env, "optimizer run: expected (plan, numbers, clip?)");
   }
+  Clip clip = ReadClip(env, info[2]);
   StepPlan& plan = *info[0].As<Napi::External<StepPlan>>().Data();
   size_t numberCount = 0;
   const double* numbers = Numbers(env, info[1], &numberCount);
@@ -709,7 +943,7 @@ Napi::Value OptimizerRun(const Napi::CallbackInfo& info) {
       PlanError(env, i, "the scalars no longer fit the state buffers");
     }
   }
-  return Execute(env, plan.entries);
+  return Execute(env, plan.entries, clip);
 }
 
 }  // namespace specopt

@@ -18,6 +18,10 @@ Napi::Value OptimizerStep(const Napi::CallbackInfo& info);
 // as when planned) giving the new per-step scalars; or null, having done nothing, when any of
 // its arrays was detached or resized since (every array is re-verified first).
 Napi::Value OptimizerPlan(const Napi::CallbackInfo& info);
+
+// optimizerStepAsync(arrays, numbers, count, clip?) -> a promise of what optimizerStep returns:
+// the same batch stepped on the addon's job queue, off the event loop (see AsyncStep).
+Napi::Value OptimizerStepAsync(const Napi::CallbackInfo& info);
 Napi::Value OptimizerRun(const Napi::CallbackInfo& info);
 
 }  // namespace specopt

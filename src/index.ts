@@ -14,7 +14,20 @@ export {
   spectralNormGradAsync,
   type OrthogonalizeOptions,
 } from './orthogonalize.js';
-export { createOptimizer, stepMany, Optimizer, type Backend, type StepEntry, type StepResult } from './optim/optimizer.js';
+export {
+  createOptimizer,
+  optimizerFromConfig,
+  stepMany,
+  stepManyAsync,
+  Optimizer,
+  type Backend,
+  type OptimizerConfig,
+  type StepEntry,
+  type StepManyOptions,
+  type StepResult,
+  type StepResults,
+} from './optim/optimizer.js';
+export type { Hyper, HyperInput } from './optim/hyper.js';
 export { saveState, loadState, stateBytes, type OptimizerState } from './optim/state.js';
 export { DEFAULTS as OPTIMIZER_DEFAULTS, RULES as OPTIMIZER_RULES, type RuleName } from './optim/defaults.js';
 export { schedules, type Schedule, type ScheduleSpec, type BuiltinSchedule } from './schedules.js';

@@ -50,6 +50,22 @@ export class Matrix implements MatrixLike {
   }
 
   /**
+   * A zero matrix on a SharedArrayBuffer (which cannot be detached): `stepManyAsync` updates
+   * such parameters, and the states `init` makes for them, in place, with no copy per step.
+   * (It can also be shared with worker threads.)
+   */
+  static shared(rows: number, cols: number): Matrix {
+    const count = shape(rows, cols, 'Matrix.shared');
+    let buffer: SharedArrayBuffer;
+    try {
+      buffer = new SharedArrayBuffer(count * 4);
+    } catch {
+      throw new RangeError(`Matrix.shared: cannot allocate ${count} float32 elements (${count * 4} bytes) of shared memory`);
+    }
+    return new Matrix(rows, cols, new Float32Array(buffer));
+  }
+
+  /**
    * A copy of `values` (any array-like of numbers, row-major, or a non-BigInt typed array) as
    * float32. Every element must be a number.
    */

@@ -6,6 +6,13 @@ import { join } from 'node:path';
 
 import nodeGypBuild from 'node-gyp-build';
 
+/** A clipped step's outcome: skipped entries, the total norm before clipping, the factor applied. */
+export interface ClippedOutcome {
+  skipped: number[];
+  gradNorm: number;
+  scale: number;
+}
+
 /** A batch kept by the addon between steps (optimizerPlan), opaque to JavaScript. */
 export interface StepPlanHandle {
   readonly __brand: 'StepPlan';
@@ -39,9 +46,11 @@ export interface Addon {
   spectralNormGrad(w: Float32Array, m: number, n: number): Float32Array;
   spectralNormGradAsync(w: Float32Array, m: number, n: number): Promise<Float32Array>;
   optimizerRules(): string[];
-  optimizerStep(arrays: Float32Array[], numbers: Float64Array, count: number): number[];
+  /** Without clip: the skipped entries' indices; with clip ([mode, value]): that and the norm and factor. */
+  optimizerStep(arrays: Float32Array[], numbers: Float64Array, count: number, clip?: Float64Array): number[] | ClippedOutcome;
   optimizerPlan(arrays: Float32Array[], numbers: Float64Array, count: number): StepPlanHandle;
-  optimizerRun(plan: StepPlanHandle, numbers: Float64Array): number[] | null;
+  optimizerStepAsync(arrays: Float32Array[], numbers: Float64Array, count: number, clip?: Float64Array): Promise<number[] | ClippedOutcome>;
+  optimizerRun(plan: StepPlanHandle, numbers: Float64Array, clip?: Float64Array): number[] | ClippedOutcome | null;
 }
 
 const AVX512_FLAGS = ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'];

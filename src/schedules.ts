@@ -267,6 +267,42 @@ function join(parts: readonly Schedule[], boundaries: readonly number[]): Builti
   });
 }
 
+/**
+ * The built-in schedule a `spec` describes (what `schedule.spec` holds, or its JSON), made again
+ * with the same checks: `fromSpec(s.spec)` gives the same value as `s` at every count.
+ */
+function fromSpec(spec: ScheduleSpec): BuiltinSchedule {
+  const k = 'fromSpec';
+  if (typeof spec !== 'object' || spec === null || typeof spec.kind !== 'string' || typeof spec.args !== 'object' || spec.args === null) {
+    fail(k, `expected a schedule spec { kind, args }, got ${spec === null ? 'null' : typeof spec}`, TypeError);
+  }
+  const { kind, args } = spec;
+  if (kind === 'constant') return constant(args.value as number);
+  if (kind === 'join') {
+    const parts = args.parts as readonly (ScheduleSpec | null)[];
+    if (!Array.isArray(parts)) fail(k, 'a join spec needs args.parts', TypeError);
+    return join(
+      parts.map((part, i) => {
+        if (part === null) fail(k, `join part ${i} is a function of the user's, not a built-in schedule: it cannot be made from data`, TypeError);
+        return fromSpec(part);
+      }),
+      args.boundaries as number[],
+    );
+  }
+  const makers: Record<string, (o: never) => BuiltinSchedule> = { linear, cosine, warmupCosine, wsd, exponential, step, multiStep, polynomial, oneCycle, inverseSqrt };
+  if (!Object.hasOwn(makers, kind)) fail(k, `unknown schedule kind '${kind}'`, TypeError);
+  return makers[kind](args as never);
+}
+
+/** True when `spec` and every part it joins are built-in schedules (so fromSpec can make it again). */
+export function isData(schedule: Schedule): boolean {
+  const spec = (schedule as Partial<BuiltinSchedule>).spec;
+  if (spec === undefined) return false;
+  const data = (s: ScheduleSpec | null): boolean =>
+    s !== null && (s.kind !== 'join' || (s.args.parts as (ScheduleSpec | null)[]).every(data));
+  return data(spec);
+}
+
 /** The built-in schedules (each documented above; all pure float64 functions of the count). */
 export const schedules = Object.freeze({
   constant,
@@ -281,4 +317,5 @@ export const schedules = Object.freeze({
   oneCycle,
   inverseSqrt,
   join,
+  fromSpec,
 });

@@ -15,10 +15,10 @@ inline float Sign(float x) { return static_cast<float>((x > 0.0f) - (x < 0.0f));
 
 // scalars: lr, momentum, dampening, nesterov, l2, decay, first; buffers: [momentum]
 SPECOPT_DISPATCH
-static void SgdLoop(float* w, const float* g, float* buf, size_t n, float lr, float mu, float undamped,
+static void SgdLoop(float* w, const float* g, float gs, float* buf, size_t n, float lr, float mu, float undamped,
                     bool nesterov, float l2, float keep, bool first) {
   for (size_t i = 0; i < n; ++i) {
-    float d = g[i] + l2 * w[i];
+    float d = g[i] * gs + l2 * w[i];
     if (buf) {
       float b = first ? d : mu * buf[i] + undamped * d;
       buf[i] = b;
@@ -31,18 +31,18 @@ static void SgdLoop(float* w, const float* g, float* buf, size_t n, float lr, fl
 void SgdStep(const RuleArgs& a) {
   const double* s = a.scalars;
   float keep = a.Decay(s[5]);
-  SgdLoop(a.w, a.g, s[1] > 0 ? a.buffers[0] : nullptr, a.size(), float(s[0]), float(s[1]),
+  SgdLoop(a.w, a.g, a.gradScale, s[1] > 0 ? a.buffers[0] : nullptr, a.size(), float(s[0]), float(s[1]),
           float(1.0 - s[2]), s[3] != 0, float(s[4]), keep, s[6] != 0);
 }
 
 // scalars: lr, momentum, decay; buffers: [m]
 SPECOPT_DISPATCH
-static void SignSgdLoop(float* w, const float* g, float* m, size_t n, float lr, float mu, float oneMinusMu,
+static void SignSgdLoop(float* w, const float* g, float gs, float* m, size_t n, float lr, float mu, float oneMinusMu,
                         float keep) {
   for (size_t i = 0; i < n; ++i) {
-    float d = g[i];
+    float d = g[i] * gs;
     if (m) {
-      m[i] = mu * m[i] + oneMinusMu * g[i];
+      m[i] = mu * m[i] + oneMinusMu * d;
       d = m[i];
     }
     w[i] = w[i] * keep - lr * Sign(d);
@@ -52,7 +52,7 @@ static void SignSgdLoop(float* w, const float* g, float* m, size_t n, float lr, 
 void SignSgdStep(const RuleArgs& a) {
   const double* s = a.scalars;
   float keep = a.Decay(s[2]);
-  SignSgdLoop(a.w, a.g, s[1] > 0 ? a.buffers[0] : nullptr, a.size(), float(s[0]), float(s[1]),
+  SignSgdLoop(a.w, a.g, a.gradScale, s[1] > 0 ? a.buffers[0] : nullptr, a.size(), float(s[0]), float(s[1]),
               float(1.0 - s[1]), keep);
 }
 
@@ -93,9 +93,9 @@ void PbSgdStep(const RuleArgs& a) {
 
 // scalars: clr, l2, eps; buffers: [sum]
 SPECOPT_DISPATCH
-static void AdagradLoop(float* w, const float* g, float* sum, size_t n, float clr, float l2, float eps) {
+static void AdagradLoop(float* w, const float* g, float gs, float* sum, size_t n, float clr, float l2, float eps) {
   for (size_t i = 0; i < n; ++i) {
-    float d = g[i] + l2 * w[i];
+    float d = g[i] * gs + l2 * w[i];
     sum[i] += d * d;
     w[i] -= clr * (d / (std::sqrt(sum[i]) + eps));
   }
@@ -103,17 +103,17 @@ static void AdagradLoop(float* w, const float* g, float* sum, size_t n, float cl
 
 void AdagradStep(const RuleArgs& a) {
   const double* s = a.scalars;
-  AdagradLoop(a.w, a.g, a.buffers[0], a.size(), float(s[0]), float(s[1]), float(s[2]));
+  AdagradLoop(a.w, a.g, a.gradScale, a.buffers[0], a.size(), float(s[0]), float(s[1]), float(s[2]));
 }
 
 // scalars: lr, alpha, eps, l2, momentum, centered; buffers: [squareAvg, gradAvg?, momentum?]
 // One loop per option combination, so the inner loop has no branches and vectorises.
 template <bool Centered, bool Momentum>
-SPECOPT_DISPATCH static void RmspropLoop(float* __restrict w, const float* __restrict g, float* __restrict sq,
+SPECOPT_DISPATCH static void RmspropLoop(float* __restrict w, const float* __restrict g, float gs, float* __restrict sq,
                                          float* __restrict ga, float* __restrict mb, size_t n, float lr,
                                          float alpha, float oneMinusAlpha, float eps, float l2, float mu) {
   for (size_t i = 0; i < n; ++i) {
-    float d = g[i] + l2 * w[i];
+    float d = g[i] * gs + l2 * w[i];
     sq[i] = sq[i] * alpha + oneMinusAlpha * d * d;
     float avg;
     if constexpr (Centered) {
@@ -138,17 +138,17 @@ void RmspropStep(const RuleArgs& a) {
   float* mb = momentum ? a.buffers[centered ? 2 : 1] : nullptr;
   auto loop = centered ? (momentum ? RmspropLoop<true, true> : RmspropLoop<true, false>)
                        : (momentum ? RmspropLoop<false, true> : RmspropLoop<false, false>);
-  loop(a.w, a.g, a.buffers[0], ga, mb, a.size(), float(s[0]), float(s[1]), float(1.0 - s[1]), float(s[2]),
+  loop(a.w, a.g, a.gradScale, a.buffers[0], ga, mb, a.size(), float(s[0]), float(s[1]), float(1.0 - s[1]), float(s[2]),
        float(s[3]), float(s[4]));
 }
 
 // scalars: beta1, beta2, eps, l2, decay, stepSize (lr/bc1), bc2Sqrt, amsgrad
 // buffers: [expAvg, expAvgSq, maxExpAvgSq?]
 SPECOPT_DISPATCH
-static void AdamLoop(float* w, const float* g, float* m, float* v, float* vmax, size_t n, float c1,
+static void AdamLoop(float* w, const float* g, float gs, float* m, float* v, float* vmax, size_t n, float c1,
                      float b2, float c2, float eps, float l2, float keep, float stepSize, float bc2Sqrt) {
   for (size_t i = 0; i < n; ++i) {
-    float d = g[i] + l2 * w[i];
+    float d = g[i] * gs + l2 * w[i];
     m[i] = m[i] + c1 * (d - m[i]);  // torch: exp_avg.lerp_(grad, 1 - beta1)
     v[i] = v[i] * b2 + c2 * d * d;
     float second = v[i];
@@ -163,7 +163,7 @@ void AdamStep(const RuleArgs& a) {
   float keep = a.Decay(s[4]);
   // 1 - beta in double, rounded once (as PyTorch's Python float does): float(1 - float(beta2))
   // would carry beta2's rounding error magnified ~1/(1 - beta2) times.
-  AdamLoop(a.w, a.g, a.buffers[0], a.buffers[1], s[7] != 0 ? a.buffers[2] : nullptr, a.size(),
+  AdamLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], s[7] != 0 ? a.buffers[2] : nullptr, a.size(),
            float(1.0 - s[0]), float(s[1]), float(1.0 - s[1]), float(s[2]), float(s[3]), keep, float(s[5]),
            float(s[6]));
 }

@@ -18,6 +18,10 @@ struct RuleArgs {
   // W·v₁v₁ᵀ = a·bᵀ, computed before this step changed W. Null for the plain decay.
   const float* decayLeft;
   const float* decayRight;
+  // The gradient-clipping factor (stepMany's maxGradNorm): the entry-wise rules (sgd, signsgd,
+  // adagrad, rmsprop, adam) multiply each g[i] by it as they read it; every other rule is given
+  // an already scaled copy and 1 here.
+  float gradScale = 1.0f;
 
   size_t size() const { return rows * cols; }
   // Applies decoupled decay with coefficient c (W ← W − c·decay term) and returns the factor the

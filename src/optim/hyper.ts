@@ -1,10 +1,38 @@
 // Resolving a rule's hyperparameters: defaults from defaults.ts, unknown names rejected, each
-// value's type checked against its default's, then the rule's own range checks.
+// value's type checked against its default's, then the rule's own range checks. A schedulable
+// hyperparameter (RuleSpec.schedulable) may be a schedule, a function of the update count; the
+// range checks then run on its value at count 0 here, and at every count it is used for
+// (hyperAt), so a schedule that leaves the range is an error before anything is written.
+import type { Schedule } from '../schedules.js';
+import { describe } from '../validate.js';
 import { COMMON, DEFAULTS, SPECTRAL_DECAY, type RuleName } from './defaults.js';
 import type { HyperOf } from './rule.js';
 import { RULE_SPECS } from './rules/index.js';
 
+/** A rule's numeric hyperparameters (every schedule evaluated), as its per-step scalars use them. */
 export type Hyper<R extends RuleName> = HyperOf<R> & { -readonly [K in keyof typeof COMMON]: (typeof COMMON)[K] };
+
+/** A number, or a schedule giving it at each count (where the rule allows: RuleSpec.schedulable). */
+type MaybeScheduled<T> = T extends number
+  ? T | Schedule
+  : T extends readonly [number, number]
+    ? readonly [number | Schedule, number]
+    : T extends readonly [number, number, number]
+      ? readonly [number | Schedule, number, number]
+      : [T] extends [number | null]
+        ? T | Schedule
+        : T;
+
+/** Hyperparameters as given to createOptimizer / setHyper: schedulable numbers may be schedules. */
+export type HyperInput<R extends RuleName> = { -readonly [K in keyof Hyper<R>]: MaybeScheduled<Hyper<R>[K]> };
+
+/** One scheduled hyperparameter: its name, its index in an array hyperparameter (betas), the schedule. */
+export interface ScheduledValue {
+  readonly name: string;
+  readonly key: string;
+  readonly index: number | null;
+  readonly schedule: Schedule;
+}
 
 const CHOICES: Record<string, readonly string[]> = {
   weightDecayNorm: ['frobenius', 'spectral'],
@@ -22,7 +50,7 @@ function typeOf(value: unknown): string {
 }
 
 /** Messages start with the rule's name; createOptimizer adds its own in front. */
-export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper<R> {
+export function resolveHyper<R extends RuleName>(rule: R, given: unknown): HyperInput<R> {
   if (given !== undefined) {
     const proto = typeof given === 'object' && given !== null ? Object.getPrototypeOf(given) : undefined;
     if (Array.isArray(given) || (proto !== Object.prototype && proto !== null)) {
@@ -31,6 +59,7 @@ export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper
     }
   }
   const defaults: Record<string, unknown> = { ...DEFAULTS[rule], ...COMMON };
+  const schedulable = RULE_SPECS[rule].schedulable;
   const out: Record<string, unknown> = { ...defaults };
   let entries: [string, unknown][];
   try {
@@ -45,6 +74,18 @@ export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper
     }
     if (value === undefined) continue;
     const d = defaults[key];
+    if (typeof value === 'function') {
+      if (!schedulable.includes(key)) throw new TypeError(`${rule}: ${key} cannot be a schedule (${schedulableList(rule)})`);
+      out[key] = value;
+      continue;
+    }
+    if (Array.isArray(value) && Array.isArray(d)) {
+      value.forEach((v, i) => {
+        if (typeof v === 'function' && !schedulable.includes(`${key}[${i}]`)) {
+          throw new TypeError(`${rule}: ${key}[${i}] cannot be a schedule (${schedulableList(rule)})`);
+        }
+      });
+    }
     // null-default options (adafactor's lr, beta1) take a number or null; blocks takes a number too.
     const ok =
       typeOf(value) === typeOf(d) || (d === null && typeof value === 'number') || (key === 'blocks' && typeof value === 'number');
@@ -59,7 +100,60 @@ export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper
   if (!Number.isInteger(iters) || iters < 1) throw new RangeError(`${rule}: spectralIters must be an integer >= 1, got ${iters}`);
   const penalty = out.spectralPenalty as number;
   if (!(penalty >= 0)) throw new RangeError(`${rule}: spectralPenalty must be >= 0, got ${penalty}`);
-  (RULE_SPECS[rule].check as (x: unknown) => void)(out);
+  const resolved = Object.freeze(out) as unknown as HyperInput<R>;
+  const scheduled = scheduledValues(resolved);
+  if (scheduled.length === 0) (RULE_SPECS[rule].check as (x: unknown) => void)(out);
+  else hyperAt(rule, resolved, scheduled, 0);
+  return resolved;
+}
+
+function schedulableList(rule: RuleName): string {
+  const names = RULE_SPECS[rule].schedulable;
+  return `${rule} takes schedules for ${names.join(', ')}; the others are fixed when the optimizer is made`;
+}
+
+/** The schedules among resolved hyperparameters, in a fixed order. */
+export function scheduledValues(hyper: object): ScheduledValue[] {
+  const out: ScheduledValue[] = [];
+  for (const [key, value] of Object.entries(hyper)) {
+    if (typeof value === 'function') out.push({ name: key, key, index: null, schedule: value as Schedule });
+    else if (Array.isArray(value)) {
+      value.forEach((v, i) => {
+        if (typeof v === 'function') out.push({ name: `${key}[${i}]`, key, index: i, schedule: v as Schedule });
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * The numeric hyperparameters at update count `count`: every schedule evaluated (once), each
+ * value checked as createOptimizer checks a number. Messages start with the rule's name and say
+ * which schedule gave the value at which count.
+ */
+export function hyperAt<R extends RuleName>(rule: R, hyper: HyperInput<R>, scheduled: readonly ScheduledValue[], count: number): Hyper<R> {
+  const out: Record<string, unknown> = { ...hyper };
+  for (const { name, key, index, schedule } of scheduled) {
+    const value = schedule(count);
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      const Kind = typeof value === 'number' ? RangeError : TypeError;
+      throw new Kind(`${rule}: the schedule of ${name} gave ${typeof value === 'number' ? value : describe(value)} at count ${count}; it must give finite numbers`);
+    }
+    if (index === null) out[key] = value;
+    else {
+      const copy = [...(out[key] as unknown[])];
+      copy[index] = value;
+      out[key] = copy;
+    }
+  }
+  try {
+    (RULE_SPECS[rule].check as (x: unknown) => void)(out);
+  } catch (error) {
+    if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
+    const names = scheduled.map((s) => s.name).join(', ');
+    const Kind = error instanceof TypeError ? TypeError : RangeError;
+    throw new Kind(`${error.message} (at count ${count}, from the schedule of ${names})`, { cause: error });
+  }
   return Object.freeze(out) as unknown as Hyper<R>;
 }
 

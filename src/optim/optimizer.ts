@@ -3,12 +3,15 @@
 // src/reference/optim. Both keep their state in an OptimizerState, saved and loaded alike.
 import { native, type StepPlanHandle } from '../native.js';
 import { referenceOptimizer, type RefOptimizer, type RefState } from '../reference/optim/index.js';
-import { checkMatrix, checkOptions, describe, named, type MatrixLike } from '../validate.js';
+import { checkMatrix, checkNumber, checkOptions, describe, named, readOptions, type MatrixLike } from '../validate.js';
 import { RULES, type RuleName } from './defaults.js';
-import { resolveHyper, spectralOptions, type Hyper } from './hyper.js';
+import { hyperAt, resolveHyper, scheduledValues, spectralOptions, type Hyper, type HyperInput, type ScheduledValue } from './hyper.js';
+import { isData, schedules, type BuiltinSchedule, type ScheduleSpec } from '../schedules.js';
 import type { BufferSpec, RuleSpec } from './rule.js';
 import { RULE_SPECS } from './rules/index.js';
+import { anyInFlight, checkFree, claim, release } from './inflight.js';
 import { checkStateValues, stateFail, type OptimizerState, type StateArray } from './state.js';
+import { runAsync } from '../async.js';
 
 export type Backend = 'native' | 'reference';
 
@@ -19,6 +22,46 @@ export interface StepResult {
   rootFailures?: number;
 }
 
+/**
+ * What stepMany returns: one StepResult per entry, in order. With `maxGradNorm`, also the total
+ * gradient norm before clipping and whether the gradients were scaled.
+ */
+export type StepResults = StepResult[] & {
+  /** With maxGradNorm: the total norm of the stepped entries' gradients, before clipping. */
+  gradNorm?: number;
+  /** With maxGradNorm: true when the gradients were scaled (by maxGradNorm / (gradNorm + 1e-6) < 1). */
+  clipped?: boolean;
+};
+
+export interface StepManyOptions {
+  /**
+   * Clip the gradients of all entries together by their total norm before the step, as
+   * torch.nn.utils.clip_grad_norm_ followed by the step would (factor min(1, maxGradNorm /
+   * (total + 1e-6))); fused into the step: the norm is summed in float64 by the same pass that
+   * scans for NaN, the factor applied as each rule reads the gradient, and the caller's gradient
+   * arrays are not changed. Entries skipped for a non-finite gradient (nonFinite: 'skip') count
+   * for nothing.
+   */
+  maxGradNorm?: number;
+  /** The norm for maxGradNorm: 2 (default) or Infinity (the largest |g|). */
+  normType?: number;
+}
+
+/** Checked stepMany options: the native clip argument [mode, maxNorm] (mode 1: 2-norm, 2: max-norm), or undefined. */
+function clipOf(options: unknown, fn: string): Float64Array | undefined {
+  const [maxGradNorm, normType] = readOptions(options, ['maxGradNorm', 'normType'], `${fn}: options`);
+  if (maxGradNorm === undefined) {
+    if (normType !== undefined) throw new TypeError(`${fn}: options.normType needs options.maxGradNorm`);
+    return undefined;
+  }
+  if (!(checkNumber(maxGradNorm, `${fn}: options.maxGradNorm`) > 0)) {
+    throw new RangeError(`${fn}: options.maxGradNorm must be > 0, got ${maxGradNorm}`);
+  }
+  const p = normType ?? 2;
+  if (p !== 2 && p !== Infinity) throw new RangeError(`${fn}: options.normType must be 2 or Infinity, got ${describe(p)}`);
+  return Float64Array.of(p === 2 ? 1 : 2, maxGradNorm as number);
+}
+
 const UPDATED: StepResult = Object.freeze({ skipped: false });
 const SKIPPED: StepResult = Object.freeze({ skipped: true });
 
@@ -26,13 +69,25 @@ const KERNEL_IDS: Record<string, number> = Object.fromEntries(
   (native.addon.optimizerRules() as string[]).map((name, id) => [name, id]),
 );
 
+/** What `optimizer.config()` gives and `optimizerFromConfig` takes: plain JSON data. */
+export interface OptimizerConfig {
+  rule: RuleName;
+  backend: Backend;
+  /** Every hyperparameter; a built-in schedule as `{ schedule: its spec }`. */
+  hyper: Record<string, unknown>;
+}
+
 export class Optimizer<R extends RuleName = RuleName> {
   readonly rule: R;
-  readonly hyper: Readonly<Hyper<R>>;
   readonly backend: Backend;
   private readonly spec: RuleSpec<RuleName>;
-  private readonly reference?: RefOptimizer;
-  // Fixed per optimizer, read on every step.
+  /** The hyperparameters as given: typed as numbers, but the scheduled ones hold their schedules. */
+  private given: Hyper<R>;
+  private scheduled: ScheduledValue[];
+  private reference?: RefOptimizer;
+  /** @internal Counts setHyper calls: a kept stepMany batch made before one is checked again from scratch. */
+  version = 0;
+  // Fixed by the hyperparameters (setHyper refuses to change them), read on every step.
   private readonly kernelId: number;
   private readonly spectral: ReturnType<typeof spectralOptions>;
   private readonly spectralDecay: boolean;
@@ -40,7 +95,15 @@ export class Optimizer<R extends RuleName = RuleName> {
   private readonly warmStart: boolean;
   private readonly layouts = new Map<number, BufferSpec[]>();
 
-  constructor(rule: R, hyper?: Partial<Hyper<R>>, options?: { backend?: Backend }) {
+  /**
+   * The hyperparameters as given (defaults filled in): numbers, options, and the schedules of
+   * scheduled ones. `hyperAt(count)` gives the numbers an update uses.
+   */
+  get hyper(): Readonly<HyperInput<R>> {
+    return this.given as unknown as HyperInput<R>;
+  }
+
+  constructor(rule: R, hyper?: Partial<HyperInput<R>>, options?: { backend?: Backend }) {
     if (typeof rule !== 'string' || !(RULES as string[]).includes(rule)) {
       throw new TypeError(`createOptimizer: unknown rule ${describe(rule)} (known: ${RULES.join(', ')})`);
     }
@@ -50,18 +113,144 @@ export class Optimizer<R extends RuleName = RuleName> {
     }
     this.rule = rule;
     try {
-      this.hyper = resolveHyper(rule, hyper);
-      if (backend === 'reference') this.reference = referenceOptimizer(rule, this.hyper as unknown as Record<string, unknown>);
+      this.given = resolveHyper(rule, hyper) as unknown as Hyper<R>;
+      if (backend === 'reference') this.reference = referenceOptimizer(rule, this.given as unknown as Record<string, unknown>);
     } catch (error) {
       // resolveHyper's, the rule's and the reference's messages start with the rule's name.
       throw prefixed(error, 'createOptimizer');
     }
+    this.scheduled = scheduledValues(this.given);
     this.backend = backend;
     this.spec = RULE_SPECS[rule] as RuleSpec<RuleName>;
     this.kernelId = KERNEL_IDS[this.spec.kernel];
-    this.spectral = spectralOptions(this.hyper);
-    this.spectralDecay = this.spectral.weightDecayNorm === 'spectral' && this.spec.decoupledDecay(this.hyper as never);
-    this.warmStart = this.spectral.spectralWarmStart && (this.spectralDecay || this.hyper.spectralPenalty > 0);
+    [this.spectral, this.spectralDecay, this.warmStart] = this.structure(this.given);
+  }
+
+  /**
+   * What the hyperparameters fix for the whole run: the spectral options, whether the spectral
+   * decay runs, whether the state keeps a warm start. (A scheduled weightDecay counts as nonzero.)
+   */
+  private structure(h: Hyper<R>): [ReturnType<typeof spectralOptions>, boolean, boolean] {
+    const spectral = spectralOptions(h);
+    const spectralDecay = spectral.weightDecayNorm === 'spectral' && this.spec.decoupledDecay(h as never);
+    return [spectral, spectralDecay, spectral.spectralWarmStart && (spectralDecay || h.spectralPenalty > 0)];
+  }
+
+  private lastHyper?: { count: number; hyper: Hyper<R> };
+
+  /**
+   * The numeric hyperparameters of an update at `count` (the state's step before it: 0 on the
+   * first update), every schedule evaluated; for logging the learning rate, say. Each schedule is
+   * called once per count an update uses (the last count's values are kept), and its values are
+   * checked as createOptimizer checks numbers: a bad one is a RangeError before anything is written.
+   */
+  hyperAt(count: number): Readonly<Hyper<R>> {
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+      throw new RangeError(`${this.rule}.hyperAt: count must be a non-negative integer, got ${describe(count)}`);
+    }
+    try {
+      return this.resolvedAt(count);
+    } catch (error) {
+      throw prefixed(error, `${this.rule}.hyperAt`, this.rule);
+    }
+  }
+
+  private resolvedAt(count: number): Hyper<R> {
+    if (this.scheduled.length === 0) return this.given;
+    const last = this.lastHyper;
+    if (last !== undefined && last.count === count) return last.hyper;
+    const hyper = hyperAt(this.rule, this.given as unknown as HyperInput<R>, this.scheduled, count);
+    this.lastHyper = { count, hyper };
+    return hyper;
+  }
+
+  /**
+   * Changes hyperparameters from the next update on (numbers or schedules), checked exactly as
+   * createOptimizer checks them. A change that would alter the state's arrays or the spectral
+   * set-up (sgd's momentum from 0, galore-adamw's rank, adam-mini's blocks, shampoo's
+   * maxPreconditionerDim, amsgrad, weightDecayNorm, ...) is refused, naming it: it needs a new
+   * optimizer and states. States keep their step counts: a schedule given here is read at them.
+   */
+  setHyper(changes: Partial<HyperInput<R>>): void {
+    const at = `${this.rule}.setHyper`;
+    if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
+      throw new TypeError(`${at}: changes must be an object of hyperparameters, got ${describe(changes)}`);
+    }
+    let given: Record<string, unknown>;
+    try {
+      given = { ...changes };
+    } catch (error) {
+      throw new TypeError(`${at}: changes could not be read (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+    }
+    let next: Hyper<R>;
+    let reference: RefOptimizer | undefined;
+    try {
+      next = resolveHyper(this.rule, { ...this.given, ...given }) as unknown as Hyper<R>;
+      if (this.backend === 'reference') reference = referenceOptimizer(this.rule, next as unknown as Record<string, unknown>);
+    } catch (error) {
+      throw prefixed(error, at, this.rule);
+    }
+    const why = this.layoutChange(next, reference);
+    if (why !== null) {
+      const changed = Object.keys(given).filter((k) => given[k] !== undefined && !sameValue(given[k], (this.given as Record<string, unknown>)[k]));
+      throw new RangeError(`${at}: ${changed.join(', ')} cannot change during training (${why}); make a new optimizer and states for it`);
+    }
+    this.given = next;
+    this.scheduled = scheduledValues(next);
+    if (reference) this.reference = reference;
+    this.lastHyper = undefined;
+    this.lastScalars = undefined;
+    this.version++;
+  }
+
+  /** Why `next` would change the state's arrays (for a shape seen so far or any probe shape), or null. */
+  private layoutChange(next: Hyper<R>, reference: RefOptimizer | undefined): string | null {
+    const [spectral, spectralDecay, warmStart] = this.structure(next);
+    if (spectralDecay !== this.spectralDecay) return `it would ${spectralDecay ? 'start' : 'stop'} the spectral weight decay`;
+    if (warmStart !== this.warmStart) return `it would ${warmStart ? 'add' : 'drop'} the spectral warm-start vector`;
+    if (spectral.weightDecayNorm !== this.spectral.weightDecayNorm) return 'it would change the weight decay norm';
+    const shapes = new Set<number>(this.layouts.keys());
+    for (const r of PROBE_SIDES) for (const c of PROBE_SIDES) shapes.add(r * 4294967296 + c);
+    const arrays = (layout: readonly (readonly [string, number, ...unknown[]])[]): string =>
+      layout.map(([name, length]) => `${name} (${length})`).join(', ') || 'no arrays';
+    const native = (h: Hyper<R>, rows: number, cols: number): string => {
+      try {
+        return arrays(this.spec.buffers(h as never, rows, cols));
+      } catch (error) {
+        return `none (${error instanceof Error ? error.message : String(error)})`;
+      }
+    };
+    for (const key of shapes) {
+      const rows = Math.floor(key / 4294967296), cols = key % 4294967296;
+      const before = native(this.given, rows, cols), after = native(next, rows, cols);
+      if (before !== after) return `a ${rows}x${cols} parameter's state would hold ${after} instead of ${before}`;
+      if (reference && this.layouts.has(key)) {
+        const a = arrays(this.referenceLayout(rows, cols));
+        const b = arrays(arrayLengths(reference.init(rows, cols) as Record<string, unknown>));
+        if (a !== b) return `a ${rows}x${cols} parameter's reference state would hold ${b} instead of ${a}`;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The optimizer as JSON data (rule, backend, every hyperparameter; built-in schedules by their
+   * spec), for checkpoints: `optimizerFromConfig(opt.config())` makes an optimizer whose updates
+   * are bit-identical. A schedule that is a function of the user's is not data: a TypeError.
+   */
+  config(): OptimizerConfig {
+    const encode = (name: string, v: unknown): unknown => {
+      if (typeof v !== 'function') return v;
+      if (!isData(v as BuiltinSchedule)) {
+        throw new TypeError(`${this.rule}.config: ${name} is a schedule function of the user's, which cannot be saved as data; use a built-in schedule (schedules.*) or record it yourself`);
+      }
+      return { schedule: (v as BuiltinSchedule).spec };
+    };
+    const hyper: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(this.given)) {
+      hyper[key] = Array.isArray(value) ? value.map((v, i) => encode(`${key}[${i}]`, v)) : encode(key, value);
+    }
+    return JSON.parse(JSON.stringify({ rule: this.rule, backend: this.backend, hyper })) as OptimizerConfig;
   }
 
   /** The state buffers for a rows x cols parameter (cached: the same shapes come every step). */
@@ -69,13 +258,13 @@ export class Optimizer<R extends RuleName = RuleName> {
     const key = rows * 4294967296 + cols;
     let layout = this.layouts.get(key);
     if (!layout) {
-      layout = this.spec.buffers(this.hyper as never, rows, cols);
+      layout = this.spec.buffers(this.given as never, rows, cols);
       this.layouts.set(key, layout);
     }
     return layout;
   }
 
-  /** A fresh state for `param` (zero moments, step 0). */
+  /** A fresh state for `param` (zero moments, step 0); on shared memory when `param.data` is (Matrix.shared). */
   init(param: MatrixLike): OptimizerState {
     checkMatrix(param, `${this.rule}.init: param`);
     const { rows, cols } = param;
@@ -89,11 +278,14 @@ export class Optimizer<R extends RuleName = RuleName> {
     // An ordinary object, not Object.create(null): V8 keeps that one in dictionary mode, and the
     // name lookups of every stepMany entry and step cost half as much again. Prototype names
     // cannot get in: loadState and saveState accept only the rule's declared names.
+    // A parameter on shared memory gets its state there too (stepManyAsync then copies nothing).
+    const shared = param.data.buffer instanceof SharedArrayBuffer;
+    const floats = (length: number) => (shared ? new Float32Array(new SharedArrayBuffer(length * 4)) : new Float32Array(length));
     const arrays: Record<string, StateArray> = {};
     for (const [name, length, fill] of this.layout(rows, cols)) {
-      arrays[name] = new Float32Array(length).fill(fill);
+      arrays[name] = floats(length).fill(fill);
     }
-    if (this.warmStart) arrays.spectralVector = new Float32Array(Math.min(rows, cols));
+    if (this.warmStart) arrays.spectralVector = floats(Math.min(rows, cols));
     // One literal (not a spread of base): every field then sits in the object itself, one
     // cache line fewer for stepMany to touch per parameter and step.
     return { rule: this.rule, backend: this.backend, rows, cols, step: 0, arrays, values: {} };
@@ -102,7 +294,7 @@ export class Optimizer<R extends RuleName = RuleName> {
   /** The rule's shape checks (adam-mini's row groups), with messages starting with `at`. */
   private checkShape(rows: number, cols: number, at: string): void {
     try {
-      this.spec.checkShape?.(this.hyper as never, rows, cols);
+      this.spec.checkShape?.(this.given as never, rows, cols);
     } catch (error) {
       throw prefixed(error, at, this.rule);
     }
@@ -194,17 +386,22 @@ export class Optimizer<R extends RuleName = RuleName> {
       }
       batch.arrays.push(warm);
     }
-    const scalars = this.scalars(state.step + 1, rows, cols);
+    let scalars: number[];
+    try {
+      scalars = this.scalars(state.step + 1, rows, cols);
+    } catch (error) {
+      throw prefixed(error, where(entries, index), this.rule); // a schedule's value
+    }
     const out = batch.reserve(10 + scalars.length);
     let at = batch.length;
     out[at++] = this.kernelId;
     out[at++] = rows;
     out[at++] = cols;
-    out[at++] = this.hyper.spectralPenalty;
+    out[at++] = this.given.spectralPenalty;
     out[at++] = this.spectralDecay ? 1 : 0;
     out[at++] = this.spectral.spectralIters;
     out[at++] = warm !== undefined ? 1 : 0;
-    out[at++] = this.hyper.nonFinite === 'skip' ? 1 : 0;
+    out[at++] = this.given.nonFinite === 'skip' ? 1 : 0;
     out[at++] = layout.length;
     out[at++] = scalars.length;
     const scalarOffset = at;
@@ -240,7 +437,7 @@ export class Optimizer<R extends RuleName = RuleName> {
   private scalars(t: number, rows: number, cols: number): number[] {
     const last = this.lastScalars;
     if (last && last.t === t && last.rows === rows && last.cols === cols) return last.values;
-    const values = this.spec.scalars(this.hyper as never, t, rows, cols);
+    const values = this.spec.scalars(this.resolvedAt(t - 1) as never, t, rows, cols);
     this.lastScalars = { t, rows, cols, values };
     return values;
   }
@@ -256,7 +453,13 @@ export class Optimizer<R extends RuleName = RuleName> {
         throw new RangeError(`${where(entries, index)}: state buffer '${name}' must be a Float64Array of ${length}, got ${describeArray(a)}`);
       }
     }
-    if (this.hyper.nonFinite === 'throw' && !grad.data.every(Number.isFinite)) {
+    // The values this update uses, checked now: a schedule's bad value fails before any write.
+    try {
+      this.resolvedAt(state.step);
+    } catch (error) {
+      throw prefixed(error, where(entries, index), this.rule);
+    }
+    if (this.given.nonFinite === 'throw' && !grad.data.every(Number.isFinite)) {
       throw new RangeError(`${where(entries, index)}: the gradient contains NaN or Infinity; nothing was changed`);
     }
   }
@@ -268,8 +471,7 @@ export class Optimizer<R extends RuleName = RuleName> {
     const key = rows * 4294967296 + cols;
     let layout = this.referenceLayouts.get(key);
     if (!layout) {
-      const fields = this.reference!.init(rows, cols) as Record<string, unknown>;
-      layout = Object.entries(fields).flatMap(([name, v]) => (v instanceof Float64Array ? [[name, v.length] as [string, number]] : []));
+      layout = arrayLengths(this.reference!.init(rows, cols) as Record<string, unknown>);
       this.referenceLayouts.set(key, layout);
     }
     return layout;
@@ -279,9 +481,11 @@ export class Optimizer<R extends RuleName = RuleName> {
    * @internal The float64 reference update, computed on copies; the returned function writes it
    * to param and state (so a batch can fail before anything is written).
    */
-  referenceStep(param: MatrixLike, grad: MatrixLike, state: OptimizerState): () => StepResult {
+  referenceStep(param: MatrixLike, grad: MatrixLike, state: OptimizerState, scale = 1): () => StepResult {
     const w = Float64Array.from(param.data);
     const g = Float64Array.from(grad.data);
+    // The clipped gradient as clipGradNorm leaves it: float32 products.
+    if (scale !== 1) for (let i = 0; i < g.length; i++) g[i] = Math.fround(g[i] * scale);
     const ref: RefState = { step: state.step, ...cloneFields(state) };
     const before = ref.step;
     this.reference!.step(w, g, param.rows, param.cols, ref);
@@ -452,15 +656,16 @@ export interface StepEntry {
  * call. Every entry is checked, and every gradient scanned for NaN/Infinity, before anything is
  * written: a failure leaves all parameters and states as they were.
  */
-export function stepMany(entries: readonly StepEntry[]): StepResult[] {
+export function stepMany(entries: readonly StepEntry[], options?: StepManyOptions): StepResults {
   try {
-    return stepEntriesOf(entries);
+    const clip = clipOf(options, 'stepMany');
+    return stepEntriesOf(entries, clip);
   } catch (error) {
     throw named(error, 'stepMany');
   }
 }
 
-function stepEntriesOf(entries: readonly StepEntry[]): StepResult[] {
+function stepEntriesOf(entries: readonly StepEntry[], clip: Float64Array | undefined): StepResults {
   if (!Array.isArray(entries)) throw new TypeError(`stepMany: entries must be an array, got ${describe(entries)}`);
   const kept = PLANS.get(entries);
   let reusable = false;
@@ -470,37 +675,70 @@ function stepEntriesOf(entries: readonly StepEntry[]): StepResult[] {
     // Something the plan reads was replaced by what is not an object (state.arrays = null, say):
     // the checks of a new plan say what.
   }
-  const results = reusable ? run(entries, kept!) : null;
+  const results = reusable ? run(entries, kept!, clip) : null;
   if (results) return results;
   const plan = new Plan(entries);
   PLANS.set(entries, plan);
-  return run(entries, plan)!;
+  return run(entries, plan, clip)!;
+}
+
+/**
+ * The clipping factor of a batch with reference entries, computed here (the addon sees only the
+ * native ones): the norm over every entry that will be stepped, in float64, as clipGradNorm.
+ */
+function clipFactor(entries: readonly StepEntry[], clip: Float64Array): { norm: number; scale: number } {
+  const inf = clip[0] === 2;
+  let total = 0;
+  for (const e of entries) {
+    const g = e.grad.data;
+    let part = 0;
+    for (let i = 0; i < g.length; i++) part = inf ? Math.max(part, Math.abs(g[i])) : part + g[i] * g[i];
+    // A non-finite gradient reaching here belongs to an entry that skips (the others threw).
+    if (Number.isFinite(part)) total = inf ? Math.max(total, part) : total + part;
+  }
+  const norm = inf ? total : Math.sqrt(total);
+  const factor = clip[1] / (norm + 1e-6);
+  return { norm, scale: factor < 1 ? Math.fround(factor) : 1 };
 }
 
 /** The step of a checked plan; null (nothing done) when the addon found its copy out of date. */
-function run(entries: readonly StepEntry[], plan: Plan): StepResult[] | null {
+function run(entries: readonly StepEntry[], plan: Plan, clip?: Float64Array): StepResults | null {
   const { batch, nativeIdx, referenceIdx } = plan;
+  if (anyInFlight()) checkNotInFlight(entries);
+  // With reference entries the clipping factor is found here and given to the addon.
+  let clipped: { norm: number; scale: number } | undefined;
+  let nativeClip = clip;
+  if (clip !== undefined && referenceIdx.length) {
+    clipped = clipFactor(entries, clip);
+    nativeClip = Float64Array.of(3, clipped.scale);
+  }
   // Reference updates are computed first and written last, so any failure writes nothing.
   const commits = referenceIdx.map((i: number) => {
     const e = entries[i];
     try {
-      return e.optimizer.referenceStep(e.param, e.grad, e.state);
+      return e.optimizer.referenceStep(e.param, e.grad, e.state, clipped?.scale);
     } catch (error) {
       throw prefixed(error, where(entries, i), e.optimizer.rule);
     }
   });
-  const results: StepResult[] = new Array(entries.length);
+  const results: StepResults = new Array(entries.length);
   if (nativeIdx.length) {
-    let skipped: number[] | null;
+    let outcome: number[] | { skipped: number[]; gradNorm: number; scale: number } | null;
     try {
-      skipped =
+      outcome =
         plan.handle !== undefined
-          ? native.addon.optimizerRun(plan.handle, plan.numbers)
-          : native.addon.optimizerStep(batch.arrays, plan.numbers, nativeIdx.length);
+          ? native.addon.optimizerRun(plan.handle, plan.numbers, nativeClip)
+          : native.addon.optimizerStep(batch.arrays, plan.numbers, nativeIdx.length, nativeClip);
     } catch (error) {
       throw renumber(error, entries, nativeIdx);
     }
-    if (skipped === null) return null;
+    if (outcome === null) return null;
+    let skipped: number[];
+    if (Array.isArray(outcome)) skipped = outcome;
+    else {
+      skipped = outcome.skipped;
+      clipped ??= { norm: outcome.gradNorm, scale: outcome.scale };
+    }
     const { states, infos } = plan;
     for (let k = 0, s = 0; k < nativeIdx.length; k++) {
       if (s < skipped.length && skipped[s] === k) {
@@ -514,7 +752,108 @@ function run(entries: readonly StepEntry[], plan: Plan): StepResult[] | null {
     }
   }
   referenceIdx.forEach((i, k) => (results[i] = commits[k]()));
+  if (clip !== undefined) {
+    clipped ??= clipFactor(entries, clip); // reference entries only
+    results.gradNorm = clipped.norm;
+    results.clipped = clipped.scale !== 1;
+  }
   return results;
+}
+
+/** Refuses entries whose memory or state a stepManyAsync call in flight is using. */
+function checkNotInFlight(entries: readonly StepEntry[]): void {
+  for (let i = 0; i < entries.length; i++) {
+    const { param, grad, state } = entries[i];
+    const names = ['param', 'grad'];
+    const arrays: ArrayBufferView[] = [param.data, grad.data];
+    for (const [name, a] of Object.entries(state.arrays)) {
+      if (ArrayBuffer.isView(a)) {
+        arrays.push(a);
+        names.push(`state buffer '${name}'`);
+      }
+    }
+    checkFree(arrays, names, state, where(entries, i));
+  }
+}
+
+/**
+ * `stepMany` off the event loop: the same update, bit for bit, computed on the addon's job
+ * queue (one job at a time, in call order), resolving to the same results. Until it settles the
+ * entries' parameters, gradients and states belong to it: another step (sync or async) on any of
+ * their memory or states is refused with an Error, and saveState refuses its states. Do not read
+ * or write them meanwhile either.
+ *
+ * Parameters and states on SharedArrayBuffers (Matrix.shared, and the states init makes for
+ * such parameters) are updated in place: nothing is copied, and the call blocks the event loop
+ * only to check the entries. Otherwise the parameters and states are copied when the call is
+ * made and written back when it completes (after checking that none was detached or resized
+ * meanwhile: if one was, nothing is written and the promise rejects); a gradient on an ordinary
+ * ArrayBuffer is copied at the call. Only native-backend entries are accepted.
+ */
+export function stepManyAsync(entries: readonly StepEntry[], options?: StepManyOptions): Promise<StepResults> {
+  return runAsync('stepManyAsync', async () => {
+    let plan: Plan;
+    let clip: Float64Array | undefined;
+    try {
+      clip = clipOf(options, 'stepMany');
+      if (!Array.isArray(entries)) throw new TypeError(`stepMany: entries must be an array, got ${describe(entries)}`);
+      const kept = PLANS.get(entries);
+      let current = false;
+      try {
+        current = kept?.current(entries) === true;
+      } catch {
+        // as in stepMany: a new plan's checks say what changed
+      }
+      if (current) plan = kept!;
+      else {
+        plan = new Plan(entries);
+        PLANS.set(entries, plan);
+      }
+      const ref = plan.referenceIdx[0];
+      if (ref !== undefined) {
+        throw new TypeError(`${where(entries, ref)}: the reference backend runs in JavaScript and cannot step off the event loop; use stepMany`);
+      }
+      checkNotInFlight(entries);
+    } catch (error) {
+      throw asyncNamed(named(error, 'stepMany'));
+    }
+    const { nativeIdx, states, infos } = plan;
+    const inUse = claim(plan.batch.arrays, states);
+    let outcome: number[] | { skipped: number[]; gradNorm: number; scale: number };
+    try {
+      outcome = await native.addon.optimizerStepAsync(plan.batch.arrays, plan.numbers, nativeIdx.length, clip);
+    } catch (error) {
+      release(inUse);
+      throw asyncNamed(renumber(error, entries, nativeIdx));
+    }
+    const skipped = Array.isArray(outcome) ? outcome : outcome.skipped;
+    const results: StepResults = new Array(entries.length);
+    for (let k = 0, s = 0; k < nativeIdx.length; k++) {
+      if (s < skipped.length && skipped[s] === k) {
+        results[nativeIdx[k]] = SKIPPED;
+        s++;
+      } else {
+        states[k].step += 1;
+        const info = infos[k];
+        results[nativeIdx[k]] = info === undefined ? UPDATED : { skipped: false, rootFailures: info[1] };
+      }
+    }
+    if (!Array.isArray(outcome)) {
+      results.gradNorm = outcome.gradNorm;
+      results.clipped = outcome.scale !== 1;
+    }
+    release(inUse);
+    return results;
+  });
+}
+
+/** A stepMany-named error (or the addon's "optimizer step: ...") as stepManyAsync's. */
+function asyncNamed(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const match = /^(?:stepMany|optimizer step):(.*)$/s.exec(error.message);
+  if (!match) return error;
+  const Kind = error instanceof RangeError ? RangeError : error instanceof TypeError ? TypeError : Error;
+  return new Kind(`stepManyAsync:${match[1]}`, { cause: error.cause });
 }
 
 /** What a native entry of a batch was built from, to tell whether the batch still fits. */
@@ -569,6 +908,8 @@ class Plan {
   private readonly bufferEnd: number[] = [];
   private readonly scalarOffset: number[] = [];
   private readonly t: number[] = [];
+  /** Each native entry's optimizer's version (setHyper) when the batch was built. */
+  private readonly versions: number[] = [];
   readonly states: OptimizerState[] = [];
   /** Shampoo's counters (one of its state buffers), for the step's result. */
   readonly infos: (Float32Array | undefined)[] = [];
@@ -601,6 +942,7 @@ class Plan {
         this.bufferEnd.push(this.bufferNames.length);
         this.scalarOffset.push(p.scalarOffset);
         this.t.push(p.t);
+        this.versions.push(p.optimizer.version);
         this.states.push(p.state);
         this.infos.push(p.info);
         this.nativeIdx.push(i);
@@ -614,6 +956,11 @@ class Plan {
       const buffer = a.buffer as ArrayBufferLike & { resizable?: boolean };
       return buffer instanceof ArrayBuffer && buffer.resizable !== true;
     });
+  }
+
+  /** For stepManyAsync: reuse without the addon's copy (an async step parses its batch anew). */
+  current(entries: readonly StepEntry[]): boolean {
+    return entries.length === this.nativeIdx.length && !this.referenceIdx.length && this.matches(entries);
   }
 
   /**
@@ -643,11 +990,12 @@ class Plan {
    * had not run yet lacked type feedback and deoptimised on every call.
    */
   private matches(entries: readonly StepEntry[]): boolean {
-    const { objects: o, dims, bufferNames, bufferArrays, bufferEnd, scalarOffset, t: ts, numbers } = this;
+    const { objects: o, dims, bufferNames, bufferArrays, bufferEnd, scalarOffset, t: ts, versions, numbers } = this;
     const count = entries.length;
     for (let k = 0, j = 0; k < count; k++, j += 8) {
       const e = entries[k];
       if (e !== o[j] || e.optimizer !== o[j + 1] || e.param !== o[j + 2] || e.grad !== o[j + 3] || e.state !== o[j + 4]) return false;
+      if ((o[j + 1] as Optimizer).version !== versions[k]) return false;
     }
     for (let k = 0, j = 0; k < count; k++, j += 8) {
       const param = o[j + 2] as MatrixLike;
@@ -700,7 +1048,49 @@ function where(entries: readonly StepEntry[], i: number): string {
 /** The entries of the Optimizer#step call under way (its errors name step, not stepMany). */
 let stepEntries: readonly StepEntry[] | null = null;
 
-/** An optimizer for rule `name` with the given hyperparameters (defaults: src/optim/defaults.ts). */
-export function createOptimizer<R extends RuleName>(name: R, hyper?: Partial<Hyper<R>>, options?: { backend?: Backend }): Optimizer<R> {
+/**
+ * An optimizer for rule `name` with the given hyperparameters (defaults: src/optim/defaults.ts).
+ * Schedulable hyperparameters (each rule's list: RuleSpec.schedulable, in the docs) may be
+ * schedules: `createOptimizer('adamw', { lr: schedules.warmupCosine({ ... }) })`.
+ */
+export function createOptimizer<R extends RuleName>(name: R, hyper?: Partial<HyperInput<R>>, options?: { backend?: Backend }): Optimizer<R> {
   return new Optimizer(name, hyper, options);
 }
+
+/** The optimizer `config` describes (what `optimizer.config()` gave, or its JSON). */
+export function optimizerFromConfig(config: OptimizerConfig): Optimizer {
+  const at = 'optimizerFromConfig';
+  if (typeof config !== 'object' || config === null || typeof config.hyper !== 'object' || config.hyper === null) {
+    throw new TypeError(`${at}: config must be { rule, backend, hyper } as optimizer.config() gives, got ${describe(config)}`);
+  }
+  const decode = (v: unknown): unknown => {
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.hasOwn(v, 'schedule')) {
+      try {
+        return schedules.fromSpec((v as { schedule: ScheduleSpec }).schedule);
+      } catch (error) {
+        throw prefixed(error, at);
+      }
+    }
+    return Array.isArray(v) ? v.map(decode) : v;
+  };
+  const hyper = Object.fromEntries(Object.entries(config.hyper).map(([k, v]) => [k, decode(v)]));
+  try {
+    return new Optimizer(config.rule, hyper as never, { backend: config.backend });
+  } catch (error) {
+    throw prefixed(error, at);
+  }
+}
+
+/** Same number, string, boolean, null or function, or arrays of those. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  return Object.is(a, b);
+}
+
+/** The Float64Arrays of a reference state, by name and length. */
+function arrayLengths(fields: Record<string, unknown>): [string, number][] {
+  return Object.entries(fields).flatMap(([name, v]) => (v instanceof Float64Array ? [[name, v.length] as [string, number]] : []));
+}
+
+/** Sides of the shapes setHyper checks layouts on besides the ones seen: every threshold a rule has lies between two. */
+const PROBE_SIDES = [1, 2, 3, 5, 8, 17, 64, 129, 768, 1025, 3000, 4097, 10001, 100003];

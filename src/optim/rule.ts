@@ -50,6 +50,11 @@ export const COLS_SQUARED = (_rows: number, cols: number): number => cols * cols
 export interface RuleSpec<R extends RuleName> {
   /** The native loop this rule runs (adam and adamw share one). */
   readonly kernel: string;
+  /**
+   * The hyperparameters that may be given as schedules (functions of the update count): those
+   * that never change the state's layout, as 'name' or 'name[index]' (betas[0]).
+   */
+  readonly schedulable: readonly string[];
   /** Range checks beyond the types, with messages naming the hyperparameter. */
   check(h: HyperOf<R>): void;
   /** The decoupled-decay coefficient is nonzero (so weightDecayNorm 'spectral' has work to do). */

@@ -14,6 +14,7 @@
 import { MAX_ELEMENTS, describe, named } from '../validate.js';
 import { DEFAULTS, RULES, type RuleName } from './defaults.js';
 import { stateArray, type StateArraySpec, type StateValueKind } from './rule.js';
+import { stateInFlight } from './inflight.js';
 import { RULE_SPECS } from './rules/index.js';
 
 export type StateArray = Float32Array | Float64Array;
@@ -276,10 +277,12 @@ export function stateBytes(state: OptimizerState): number {
  * with the shape's lengths, none empty or detached). Arrays are written in the rule's canonical
  * order, whatever the order of the object's keys. Arrays on a SharedArrayBuffer are accepted: their
  * bytes are copied as they are at the time of the call. Errors: TypeError (wrong JS type) or
- * RangeError, starting "saveState:" and naming the field.
+ * RangeError, starting "saveState:" and naming the field; an Error for a state a stepManyAsync
+ * call in flight is updating.
  */
 export function saveState(state: OptimizerState): Uint8Array {
   let checked: ReturnType<typeof checkedState>;
+  if (stateInFlight(state)) throw new Error('saveState: the state is in use by a stepManyAsync call in flight (its buffers may be half written); await that call first');
   try {
     checked = checkedState(state, 'saveState');
   } catch (error) {

@@ -10,6 +10,7 @@ const unfactored = (rows: number, cols: number) => (factored(rows, cols) ? null 
 
 export const adafactor: RuleSpec<'adafactor'> = {
   kernel: 'adafactor',
+  schedulable: ['lr', 'weightDecay', 'beta1'],
   check(h) {
     if (h.relativeStep && h.lr !== null) {
       throw new RangeError('adafactor: a manual lr cannot be combined with relativeStep: true (set relativeStep: false)');

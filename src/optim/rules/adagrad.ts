@@ -3,6 +3,7 @@ import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
 
 export const adagrad: RuleSpec<'adagrad'> = {
   kernel: 'adagrad',
+  schedulable: ['lr', 'weightDecay'],
   check(h) {
     inRange('adagrad', 'lr', h.lr, 0, Infinity);
     inRange('adagrad', 'lrDecay', h.lrDecay, 0, Infinity);

@@ -6,6 +6,7 @@ const statistic = (rows: number, cols: number) => (rows * cols) ** 2;
 
 export const adagradFull: RuleSpec<'adagrad-full'> = {
   kernel: 'adagrad-full',
+  schedulable: ['lr'],
   check(h) {
     inRange('adagrad-full', 'lr', h.lr, 0, Infinity);
     inRange('adagrad-full', 'eps', h.eps, 0, Infinity, true);

@@ -7,6 +7,7 @@ function adamLike<R extends 'adam' | 'adamw'>(rule: R): RuleSpec<R> {
   const decoupled = rule === 'adamw';
   return {
     kernel: 'adam',
+    schedulable: ['lr', 'weightDecay', 'betas[0]'],
     check(h: HyperOf<RuleName & R>) {
       inRange(rule, 'lr', h.lr, 0, Infinity);
       checkBetas(rule, h.betas);

@@ -17,6 +17,7 @@ function blockLengths(rows: number, cols: number): StateLength {
 
 export const adamMini: RuleSpec<'adam-mini'> = {
   kernel: 'adam-mini',
+  schedulable: ['lr', 'weightDecay', 'betas[0]'],
   check(h) {
     inRange('adam-mini', 'lr', h.lr, 0, Infinity);
     checkBetas('adam-mini', h.betas);

@@ -17,6 +17,7 @@ const projectedLength = (rows: number, cols: number) => rankMultiple(rows >= col
 
 export const galore: RuleSpec<'galore-adamw'> = {
   kernel: 'galore-adamw',
+  schedulable: ['lr', 'weightDecay', 'betas[0]'],
   check(h) {
     inRange('galore-adamw', 'lr', h.lr, 0, Infinity);
     checkBetas('galore-adamw', h.betas);

@@ -5,6 +5,7 @@ import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
 
 export const muon: RuleSpec<'muon'> = {
   kernel: 'muon',
+  schedulable: ['lr', 'weightDecay', 'momentum'],
   check(h) {
     inRange('muon', 'lr', h.lr, 0, Infinity);
     inRange('muon', 'momentum', h.momentum, 0, 1);

@@ -4,6 +4,7 @@ import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
 
 export const pbsgd: RuleSpec<'pbsgd'> = {
   kernel: 'pbsgd',
+  schedulable: ['lr', 'weightDecay'],
   check(h) {
     inRange('pbsgd', 'lr', h.lr, 0, Infinity);
     inRange('pbsgd', 'gamma', h.gamma, 0, 1, true, false);

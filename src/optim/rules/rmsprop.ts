@@ -9,6 +9,7 @@ const RMSPROP_STATE = [
 
 export const rmsprop: RuleSpec<'rmsprop'> = {
   kernel: 'rmsprop',
+  schedulable: ['lr', 'weightDecay'],
   check(h) {
     inRange('rmsprop', 'lr', h.lr, 0, Infinity);
     inRange('rmsprop', 'alpha', h.alpha, 0, 1);

@@ -3,6 +3,7 @@ import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
 
 export const sgd: RuleSpec<'sgd'> = {
   kernel: 'sgd',
+  schedulable: ['lr', 'weightDecay'],
   check(h) {
     inRange('sgd', 'lr', h.lr, 0, Infinity);
     inRange('sgd', 'momentum', h.momentum, 0, Infinity);

@@ -10,6 +10,7 @@ function shampooLike<R extends 'shampoo' | 'shampoo2'>(rule: R, p: number): Rule
   const start = (h: HyperOf<RuleName & R>) => h.startPreconditioningStep ?? h.preconditionFrequency;
   return {
     kernel: 'shampoo',
+    schedulable: ['lr', 'weightDecay'],
     check(h) {
       inRange(rule, 'lr', h.lr, 0, Infinity);
       if (!Array.isArray(h.betas) || h.betas.length !== 2) throw new TypeError(`${rule}: betas must be a pair of numbers`);

@@ -3,6 +3,7 @@ import { ENTRIES, inRange, stateArray, type RuleSpec } from '../rule.js';
 
 export const signsgd: RuleSpec<'signsgd'> = {
   kernel: 'signsgd',
+  schedulable: ['lr', 'weightDecay'],
   check(h) {
     inRange('signsgd', 'lr', h.lr, 0, Infinity);
     inRange('signsgd', 'momentum', h.momentum, 0, 1);

@@ -17,6 +17,7 @@ function sides(h: HyperOf<'soap'>, rows: number, cols: number): { left: boolean;
 
 export const soap: RuleSpec<'soap'> = {
   kernel: 'soap',
+  schedulable: ['lr', 'weightDecay', 'betas[0]'],
   check(h) {
     inRange('soap', 'lr', h.lr, 0, Infinity);
     checkBetas('soap', h.betas);

@@ -6,6 +6,7 @@ const AXES = { all: 0, rows: 1, cols: 2 } as const;
 
 export const sphereSgd: RuleSpec<'sphere-sgd'> = {
   kernel: 'sphere-sgd',
+  schedulable: ['lr'],
   check(h) {
     inRange('sphere-sgd', 'lr', h.lr, 0, Infinity);
     inRange('sphere-sgd', 'radius', h.radius, 0, Infinity, true);

@@ -10,6 +10,9 @@
 //   4. R = rank1(W) of the W before this step, once, if the spectral penalty or spectral decay needs it;
 //   5. spectralPenalty κ > 0: G ← G + 2κ·R;
 //   6. state.step += 1, then the rule's update (t = state.step).
+//
+// A hyperparameter given as a function (a schedule) is evaluated at count = state.step before the
+// update (0 on the first), and the rule is made from those numbers for that update.
 
 import { adagrad } from './adagrad.js';
 import { adagradFull } from './adagradFull.js';
@@ -73,12 +76,19 @@ function checkShape(rows: number, cols: number): void {
 export function referenceOptimizer(name: string, hyper: Record<string, unknown>): RefOptimizer {
   const make = Object.prototype.hasOwnProperty.call(RULES, name) ? RULES[name] : undefined;
   if (make === undefined) throw new RangeError(`reference optimizer: unknown rule '${name}'`);
-  const rule = make(hyper);
+  const scheduled = Object.entries(hyper).some(([, v]) => typeof v === 'function' || (Array.isArray(v) && v.some((x) => typeof x === 'function')));
+  const at = (count: number): Record<string, unknown> =>
+    Object.fromEntries(
+      Object.entries(hyper).map(([k, v]) => [k, typeof v === 'function' ? v(count) : Array.isArray(v) ? v.map((x) => (typeof x === 'function' ? x(count) : x)) : v]),
+    );
+  const rule = make(scheduled ? at(0) : hyper);
+  // A scheduled weight decay counts as present from the start (it may be 0 at some counts only).
+  const decayScheduled = typeof hyper.weightDecay === 'function' && make({ ...at(0), weightDecay: 1 }).spectralDecay;
   const spec = readSpectral(hyper);
   const nonFinite = hyper.nonFinite ?? 'throw';
   if (nonFinite !== 'throw' && nonFinite !== 'skip') throw new TypeError(`reference optimizer: bad nonFinite ${String(nonFinite)}`);
   const kappa = spec.spectralPenalty;
-  const needRank1 = kappa !== 0 || rule.spectralDecay;
+  const needRank1 = kappa !== 0 || rule.spectralDecay || decayScheduled;
 
   return {
     usesRank1: needRank1,
@@ -95,13 +105,14 @@ export function referenceOptimizer(name: string, hyper: Record<string, unknown>)
         if (nonFinite === 'skip') return;
         throw new RangeError('reference optimizer: non-finite gradient');
       }
-      rule.check?.(w, rows, cols, state);
+      const r = scheduled ? make(at(state.step)) : rule;
+      r.check?.(w, rows, cols, state);
 
       const G = Float64Array.from(g);
       const R = needRank1 ? rank1(w, rows, cols, spec, state) : null;
       if (kappa !== 0) for (let i = 0; i < G.length; i++) G[i] = G[i]! + 2 * kappa * R![i]!;
       state.step += 1;
-      rule.update(w, G, rows, cols, state, R);
+      r.update(w, G, rows, cols, state, R);
     },
   };
 }
