@@ -11,10 +11,32 @@ function inputs(n, seed) {
   return { a, s, tall: Matrix.randn(n + 7, n, seed + 1) };
 }
 
+// A stepMany batch (Muon and a scheduled AdamW), on shared memory (stepped in place by
+// stepManyAsync) or on ordinary ArrayBuffers (copied).
+function stepEntries(n, seed, shared) {
+  const alloc = shared ? Matrix.shared : Matrix.zeros;
+  const filled = (rows, cols, s) => {
+    const m = alloc(rows, cols);
+    m.data.set(Matrix.randn(rows, cols, s).data);
+    return m;
+  };
+  const muon = lib.createOptimizer('muon');
+  const adamw = lib.createOptimizer('adamw', { lr: lib.schedules.cosine({ from: 1e-2, steps: 10 }) });
+  const p = filled(n, n, seed + 2), q = filled(n, 3, seed + 3);
+  return [
+    { optimizer: muon, param: p, grad: filled(n, n, seed + 4), state: muon.init(p) },
+    { optimizer: adamw, param: q, grad: filled(n, 3, seed + 5), state: adamw.init(q) },
+  ];
+}
+const stepped = (entries) => entries.map((e) => e.param.data);
+
 // One call of every async twin; returns their promises.
 function everyAsync(n, seed) {
   const { a, s, tall } = inputs(n, seed);
+  const inPlace = stepEntries(n, seed, true), copied = stepEntries(n, seed, false);
   return [
+    lib.stepManyAsync(inPlace, { maxGradNorm: 1 }).then(() => stepped(inPlace)),
+    lib.stepManyAsync(copied, { maxGradNorm: 1 }).then(() => stepped(copied)),
     lib.matmulAsync(a, tall, { transB: true }),
     lib.eighAsync(s),
     lib.svdAsync(tall),
@@ -29,7 +51,12 @@ function everyAsync(n, seed) {
 // The same calls, synchronously.
 function everySync(n, seed) {
   const { a, s, tall } = inputs(n, seed);
+  const inPlace = stepEntries(n, seed, true), copied = stepEntries(n, seed, false);
+  lib.stepMany(inPlace, { maxGradNorm: 1 });
+  lib.stepMany(copied, { maxGradNorm: 1 });
   return [
+    stepped(inPlace),
+    stepped(copied),
     lib.matmul(a, tall, { transB: true }),
     lib.eigh(s),
     lib.svd(tall),
