@@ -1,6 +1,7 @@
 import { native } from './native.js';
 import { checkDim, withName } from './validate.js';
 
+/** What {@link backendInfo} returns: the BLAS library in use and how it was configured. */
 export interface BackendInfo {
   /** OpenBLAS's build line, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64". */
   blas: string;

@@ -3,6 +3,7 @@ import { Matrix } from './matrix.js';
 import { native } from './native.js';
 import { readSquare, withName, type MatrixLike } from './validate.js';
 
+/** The result of {@link eigh}: S ≈ vectors·diag(values)·vectorsᵀ (S symmetric, from its lower triangle). */
 export interface Eigh {
   /** Eigenvalues in ascending order. */
   values: Float32Array;

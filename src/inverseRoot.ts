@@ -3,6 +3,7 @@ import { Matrix } from './matrix.js';
 import { native } from './native.js';
 import { checkFloat32, checkNumber, readOptions, readSquare, withName, type MatrixLike } from './validate.js';
 
+/** Options of {@link inverseRoot} and {@link inverseRootAsync}. */
 export interface InverseRootOptions {
   /** Added to the diagonal and the floor of the eigenvalues (default 1e-12). */
   eps?: number;

@@ -3,6 +3,7 @@ import { Matrix } from './matrix.js';
 import { native } from './native.js';
 import { checkBoolean, checkFloat32, checkOptionKeys, readMatrix, unreadable, withName, type MatrixLike } from './validate.js';
 
+/** Options of {@link matmul} and {@link matmulAsync}. */
 export interface MatmulOptions {
   /** Use Aᵀ instead of A. */
   transA?: boolean;

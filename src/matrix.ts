@@ -30,8 +30,11 @@ function allocate(count: number, name: string): Float32Array {
  * ("Matrix: rows ...", "Matrix.from: values[2] ...", "Matrix.get: i ...").
  */
 export class Matrix implements MatrixLike {
+  /** Number of rows. */
   readonly rows: number;
+  /** Number of columns. */
   readonly cols: number;
+  /** The rows*cols entries, row-major: entry (i, j) is `data[i * cols + j]`. */
   readonly data: Float32Array;
 
   /**
@@ -45,6 +48,7 @@ export class Matrix implements MatrixLike {
     this.data = data === undefined ? allocate(count, 'Matrix') : checkData(data, rows, cols, 'Matrix: data');
   }
 
+  /** A new rows x cols matrix of zeros (the same as `new Matrix(rows, cols)`). */
   static zeros(rows: number, cols: number): Matrix {
     return new Matrix(rows, cols, allocate(shape(rows, cols, 'Matrix.zeros'), 'Matrix.zeros'));
   }
@@ -122,6 +126,7 @@ export class Matrix implements MatrixLike {
     return m;
   }
 
+  /** The n x n identity matrix. */
   static eye(n: number): Matrix {
     const count = checkShape(checkDim(n, 'Matrix.eye: n'), n, 'Matrix.eye');
     const m = new Matrix(n, n, allocate(count, 'Matrix.eye'));
@@ -129,6 +134,7 @@ export class Matrix implements MatrixLike {
     return m;
   }
 
+  /** Entry (i, j); an index outside the matrix is a RangeError. */
   get(i: number, j: number): number {
     return this.data[this.index(i, j, 'get')];
   }
@@ -157,6 +163,7 @@ export class Matrix implements MatrixLike {
     return t;
   }
 
+  /** A new matrix with a copy of the data. */
   clone(): Matrix {
     const { rows, cols, data } = this.live('clone');
     return new Matrix(rows, cols, data.slice());

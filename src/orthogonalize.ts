@@ -3,6 +3,7 @@ import { Matrix } from './matrix.js';
 import { native } from './native.js';
 import { checkChoice, checkDim, orDefault, readMatrix, readOptions, withName, type MatrixLike } from './validate.js';
 
+/** Options of {@link orthogonalize} and {@link orthogonalizeAsync}. */
 export interface OrthogonalizeOptions {
   /**
    * 'newton-schulz' (default): Muon's quintic iteration X ← aX + (bA + cA²)X, A = XXᵀ, with

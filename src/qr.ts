@@ -3,6 +3,7 @@ import { Matrix } from './matrix.js';
 import { native } from './native.js';
 import { readMatrix, withName, type MatrixLike } from './validate.js';
 
+/** The result of {@link qr}: A ≈ Q·R. */
 export interface Qr {
   /** m x k with orthonormal columns, k = min(m, n). */
   Q: Matrix;

@@ -1,6 +1,7 @@
 import { native } from './native.js';
 import { checkChoice, checkData, checkDim, orDefault, readMatrix, readOptions, withName, type MatrixLike } from './validate.js';
 
+/** Options of {@link powerIteration}. */
 export interface PowerIterationOptions {
   /** Rounds, each two matrix-vector products (default 10, as in seed 000's experiment). */
   iters?: number;
@@ -14,6 +15,7 @@ export interface PowerIterationOptions {
   init?: Float32Array;
 }
 
+/** The result of {@link powerIteration}: σ₁ ≈ uᵀAv. */
 export interface PowerIteration {
   /** Estimate of the largest singular value (a lower bound, converging like (σ₂/σ₁)^(2·iters)). */
   sigma: number;
@@ -59,6 +61,7 @@ export function powerIteration(a: MatrixLike, options?: PowerIterationOptions): 
   }
 }
 
+/** Options of {@link spectralNorm}. */
 export interface SpectralNormOptions {
   /** 'power' (default: fast, approximate from below) or 'svd' (exact, much slower). */
   method?: 'power' | 'svd';

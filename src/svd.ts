@@ -3,6 +3,7 @@ import { Matrix } from './matrix.js';
 import { native } from './native.js';
 import { checkChoice, checkDim, orDefault, readMatrix, readOptions, withName, type MatrixLike } from './validate.js';
 
+/** The result of {@link svd} and {@link truncatedSvd}: A ≈ U·diag(S)·Vt. */
 export interface Svd {
   /** m x k, orthonormal columns. */
   U: Matrix;
@@ -51,6 +52,7 @@ export function singularValues(a: MatrixLike): Float32Array {
   }
 }
 
+/** Options of {@link truncatedSvd} and {@link truncatedSvdAsync}. */
 export interface TruncatedSvdOptions {
   /**
    * 'randomized' (default): Halko-Martinsson-Tropp range finder, fast and accurate on decaying

@@ -24,8 +24,11 @@ export const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** The shape every routine accepts: a row-major float32 matrix. */
 export interface MatrixLike {
+  /** Number of rows: a non-negative integer. */
   readonly rows: number;
+  /** Number of columns: a non-negative integer. */
   readonly cols: number;
+  /** Exactly rows*cols entries, row-major: entry (i, j) is `data[i * cols + j]`. */
   readonly data: Float32Array;
 }
 

@@ -17,12 +17,21 @@ import { stateArray, type StateArraySpec, type StateValueKind } from './rule.js'
 import { stateInFlight } from './inflight.js';
 import { RULE_SPECS } from './rules/index.js';
 
+/** A state buffer: float32 on the native backend, float64 on the reference backend. */
 export type StateArray = Float32Array | Float64Array;
 
+/**
+ * An optimizer's state for one parameter, made by `Optimizer.init` and updated in place by every
+ * step; {@link saveState} turns it into bytes and {@link loadState} back.
+ */
 export interface OptimizerState {
+  /** The rule whose state this is. */
   readonly rule: RuleName;
+  /** The backend that made it ('native': float32 buffers, 'reference': float64). */
   readonly backend: 'native' | 'reference';
+  /** The parameter's rows. */
   readonly rows: number;
+  /** The parameter's columns. */
   readonly cols: number;
   /** Updates taken so far (t of the last update). */
   step: number;
