@@ -3,6 +3,7 @@
 // input: squares of float32 values neither overflow nor underflow a double).
 import { checkNumber, describe, readMatrix, readOptions, type MatrixLike } from './validate.js';
 
+/** Options of gradNorm and clipGradNorm. */
 export interface GradNormOptions {
   /** 2 (default) or Infinity (the largest |g|). */
   normType?: number;

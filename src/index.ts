@@ -29,6 +29,6 @@ export {
 } from './optim/optimizer.js';
 export type { Hyper, HyperInput } from './optim/hyper.js';
 export { saveState, loadState, stateBytes, type OptimizerState } from './optim/state.js';
-export { DEFAULTS as OPTIMIZER_DEFAULTS, RULES as OPTIMIZER_RULES, type RuleName } from './optim/defaults.js';
+export { OPTIMIZER_DEFAULTS, RULES as OPTIMIZER_RULES, type RuleName } from './optim/defaults.js';
 export { schedules, type Schedule, type ScheduleSpec, type BuiltinSchedule } from './schedules.js';
 export { clipGradNorm, gradNorm, type GradNormOptions } from './clip.js';

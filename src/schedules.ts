@@ -6,19 +6,24 @@
 //
 // A built-in schedule is data too: its `spec` names it and its arguments (so a checkpoint can
 // record it), and it is frozen. Arguments are checked when the schedule is made; the count when
-// it is called.
+// it is called. Each maker's formula is documented on its entry of `schedules`, at the end.
 
 /** A function of the update count (0 on the first update) giving a hyperparameter's value. */
 export type Schedule = (count: number) => number;
 
 /** What a built-in schedule is made of: its name in `schedules` and its (checked) arguments. */
 export interface ScheduleSpec {
+  /** The maker's name in `schedules` ('warmupCosine', ...). */
   readonly kind: string;
+  /** Its arguments, defaults filled in (a join's parts as their specs, null for a user function). */
   readonly args: Readonly<Record<string, unknown>>;
 }
 
 /** A schedule made by `schedules.*`: callable, with the arguments it was made from. */
-export type BuiltinSchedule = Schedule & { readonly spec: ScheduleSpec };
+export type BuiltinSchedule = Schedule & {
+  /** What it was made from: `schedules.fromSpec(spec)` makes it again. */
+  readonly spec: ScheduleSpec;
+};
 
 function fail(kind: string, message: string, Kind: new (m: string) => Error = RangeError): never {
   throw new Kind(`schedules.${kind}: ${message}`);
@@ -67,37 +72,23 @@ function make(kind: string, args: Record<string, unknown>, f: (count: number) =>
 /** Linear from `from` to `to` over `count / steps` in [0, 1] (the shared warm-up and decay). */
 const lerp = (from: number, to: number, p: number) => from + (to - from) * p;
 
-/** The value itself at every count. */
 function constant(value: number): BuiltinSchedule {
   const v = finite('constant', 'value', value);
   return make('constant', { value: v }, () => v);
 }
 
-/**
- * optax `linear_schedule`: `to + (from − to)·(1 − min(count, steps)/steps)`; held at `to` after
- * `steps` (torch `LinearLR` times the base lr).
- */
 function linear(o: { from: number; to: number; steps: number }): BuiltinSchedule {
   const a = options('linear', o, ['from', 'to', 'steps']);
   const from = finite('linear', 'from', a.from), to = finite('linear', 'to', a.to), n = steps('linear', 'steps', a.steps, 1);
   return make('linear', { from, to, steps: n }, (c) => (from - to) * (1 - Math.min(c, n) / n) + to);
 }
 
-/**
- * Cosine decay from `from` to `to` over `steps`: `to + (from − to)·(1 + cos(π·min(count, steps)/steps))/2`
- * (optax `cosine_decay_schedule` with alpha = to/from; torch `CosineAnnealingLR`'s closed form
- * for count ≤ steps); held at `to` after `steps`.
- */
 function cosine(o: { from: number; to?: number; steps: number }): BuiltinSchedule {
   const a = options('cosine', o, ['from', 'to', 'steps']);
   const from = finite('cosine', 'from', a.from), to = finite('cosine', 'to', a.to, 0), n = steps('cosine', 'steps', a.steps, 1);
   return make('cosine', { from, to, steps: n }, (c) => to + ((from - to) * (1 + Math.cos((Math.PI * Math.min(c, n)) / n))) / 2);
 }
 
-/**
- * optax `warmup_cosine_decay_schedule`: linear from `from` to `peak` over `warmupSteps`, then
- * cosine from `peak` to `to` until `totalSteps` (which includes the warm-up); `to` afterwards.
- */
 function warmupCosine(o: { from?: number; peak: number; warmupSteps: number; totalSteps: number; to?: number }): BuiltinSchedule {
   const k = 'warmupCosine';
   const a = options(k, o, ['from', 'peak', 'warmupSteps', 'totalSteps', 'to']);
@@ -118,12 +109,6 @@ const WSD_SHAPES = {
   sqrt: (p: number) => 1 - Math.sqrt(p),
 } as const;
 
-/**
- * Warm-up, stable, decay (Muon's and MiniCPM's recipes): linear from `from` to `peak` over
- * `warmupSteps`, `peak` for `stableSteps`, then over `decaySteps` `to + (peak − to)·factor(p)`
- * with progress p in [0, 1] and factor `1 − p` (linear), `(1 + cos πp)/2` (cosine) or `1 − √p`
- * (sqrt); `to` afterwards.
- */
 function wsd(o: {
   from?: number;
   peak: number;
@@ -149,10 +134,6 @@ function wsd(o: {
   });
 }
 
-/**
- * optax `exponential_decay`: `from · rate^(count/every)`, the exponent floored when `staircase`
- * (torch `ExponentialLR` with every = 1, `StepLR` with staircase).
- */
 function exponential(o: { from: number; rate: number; every?: number; staircase?: boolean }): BuiltinSchedule {
   const k = 'exponential';
   const a = options(k, o, ['from', 'rate', 'every', 'staircase']);
@@ -162,14 +143,12 @@ function exponential(o: { from: number; rate: number; every?: number; staircase?
   return make(k, { from, rate, every, staircase }, (c) => from * rate ** (staircase ? Math.floor(c / every) : c / every));
 }
 
-/** torch `StepLR`: `from · gamma^⌊count/every⌋`. */
 function step(o: { from: number; every: number; gamma: number }): BuiltinSchedule {
   const a = options('step', o, ['from', 'every', 'gamma']);
   const from = finite('step', 'from', a.from), every = steps('step', 'every', a.every, 1), gamma = finite('step', 'gamma', a.gamma);
   return make('step', { from, every, gamma }, (c) => from * gamma ** Math.floor(c / every));
 }
 
-/** torch `MultiStepLR`: `from · gamma^(number of milestones ≤ count)` (a repeated milestone counts twice). */
 function multiStep(o: { from: number; milestones: readonly number[]; gamma: number }): BuiltinSchedule {
   const k = 'multiStep';
   const a = options(k, o, ['from', 'milestones', 'gamma']);
@@ -186,10 +165,6 @@ function multiStep(o: { from: number; milestones: readonly number[]; gamma: numb
   });
 }
 
-/**
- * optax `polynomial_schedule`: `to + (from − to)·(1 − min(count, steps)/steps)^power` (torch
- * `PolynomialLR` when to = 0); held at `to` after `steps`.
- */
 function polynomial(o: { from: number; to?: number; steps: number; power?: number }): BuiltinSchedule {
   const k = 'polynomial';
   const a = options(k, o, ['from', 'to', 'steps', 'power']);
@@ -198,11 +173,6 @@ function polynomial(o: { from: number; to?: number; steps: number; power?: numbe
   return make(k, { from, to, steps: n, power }, (c) => (from - to) * (1 - Math.min(c, n) / n) ** power + to);
 }
 
-/**
- * torch `OneCycleLR` (three_phase false): from peak/divFactor up to `peak` until count
- * pctStart·totalSteps − 1, then down to peak/(divFactor·finalDivFactor) at totalSteps − 1, by
- * cosine (`anneal: 'cos'`) or linearly; held there after (torch refuses to step further).
- */
 function oneCycle(o: {
   peak: number;
   totalSteps: number;
@@ -232,20 +202,12 @@ function oneCycle(o: {
   });
 }
 
-/**
- * transformers' inverse-sqrt schedule: linear from 0 to `peak` over `warmupSteps`, then
- * `peak · √(warmupSteps / count)`.
- */
 function inverseSqrt(o: { peak: number; warmupSteps: number }): BuiltinSchedule {
   const a = options('inverseSqrt', o, ['peak', 'warmupSteps']);
   const peak = finite('inverseSqrt', 'peak', a.peak), w = steps('inverseSqrt', 'warmupSteps', a.warmupSteps, 1);
   return make('inverseSqrt', { peak, warmupSteps: w }, (c) => (c < w ? (peak * c) / w : peak * Math.sqrt(w / c)));
 }
 
-/**
- * optax `join_schedules`: `parts[0]` before `boundaries[0]`, then `parts[i]` from `boundaries[i−1]`
- * on, each seeing `count − boundaries[i−1]`. A joined schedule is data only if all its parts are.
- */
 function join(parts: readonly Schedule[], boundaries: readonly number[]): BuiltinSchedule {
   const k = 'join';
   if (!Array.isArray(parts) || parts.length === 0 || !parts.every((p) => typeof p === 'function')) {
@@ -267,10 +229,6 @@ function join(parts: readonly Schedule[], boundaries: readonly number[]): Builti
   });
 }
 
-/**
- * The built-in schedule a `spec` describes (what `schedule.spec` holds, or its JSON), made again
- * with the same checks: `fromSpec(s.spec)` gives the same value as `s` at every count.
- */
 function fromSpec(spec: ScheduleSpec): BuiltinSchedule {
   const k = 'fromSpec';
   if (typeof spec !== 'object' || spec === null || typeof spec.kind !== 'string' || typeof spec.args !== 'object' || spec.args === null) {
@@ -305,17 +263,64 @@ export function isData(schedule: Schedule): boolean {
 
 /** The built-in schedules (each documented above; all pure float64 functions of the count). */
 export const schedules = Object.freeze({
+  /** The value itself at every count. */
   constant,
+  /**
+   * optax `linear_schedule`: `to + (from − to)·(1 − min(count, steps)/steps)`; held at `to` after
+   * `steps` (torch `LinearLR` times the base lr).
+   */
   linear,
+  /**
+   * Cosine decay from `from` to `to` over `steps`: `to + (from − to)·(1 + cos(π·min(count, steps)/steps))/2`
+   * (optax `cosine_decay_schedule` with alpha = to/from; torch `CosineAnnealingLR`'s closed form
+   * for count ≤ steps); held at `to` after `steps`.
+   */
   cosine,
+  /**
+   * optax `warmup_cosine_decay_schedule`: linear from `from` to `peak` over `warmupSteps`, then
+   * cosine from `peak` to `to` until `totalSteps` (which includes the warm-up); `to` afterwards.
+   */
   warmupCosine,
+  /**
+   * Warm-up, stable, decay (Muon's and MiniCPM's recipes): linear from `from` to `peak` over
+   * `warmupSteps`, `peak` for `stableSteps`, then over `decaySteps` `to + (peak − to)·factor(p)`
+   * with progress p in [0, 1] and factor `1 − p` (linear), `(1 + cos πp)/2` (cosine) or `1 − √p`
+   * (sqrt); `to` afterwards.
+   */
   wsd,
+  /**
+   * optax `exponential_decay`: `from · rate^(count/every)`, the exponent floored when `staircase`
+   * (torch `ExponentialLR` with every = 1, `StepLR` with staircase).
+   */
   exponential,
+  /** torch `StepLR`: `from · gamma^⌊count/every⌋`. */
   step,
+  /** torch `MultiStepLR`: `from · gamma^(number of milestones ≤ count)` (a repeated milestone counts twice). */
   multiStep,
+  /**
+   * optax `polynomial_schedule`: `to + (from − to)·(1 − min(count, steps)/steps)^power` (torch
+   * `PolynomialLR` when to = 0); held at `to` after `steps`.
+   */
   polynomial,
+  /**
+   * torch `OneCycleLR` (three_phase false): from peak/divFactor up to `peak` until count
+   * pctStart·totalSteps − 1, then down to peak/(divFactor·finalDivFactor) at totalSteps − 1, by
+   * cosine (`anneal: 'cos'`) or linearly; held there after (torch refuses to step further).
+   */
   oneCycle,
+  /**
+   * transformers' inverse-sqrt schedule: linear from 0 to `peak` over `warmupSteps`, then
+   * `peak · √(warmupSteps / count)`.
+   */
   inverseSqrt,
+  /**
+   * optax `join_schedules`: `parts[0]` before `boundaries[0]`, then `parts[i]` from `boundaries[i−1]`
+   * on, each seeing `count − boundaries[i−1]`. A joined schedule is data only if all its parts are.
+   */
   join,
+  /**
+   * The built-in schedule a `spec` describes (what `schedule.spec` holds, or its JSON), made again
+   * with the same checks: `fromSpec(s.spec)` gives the same value as `s` at every count.
+   */
   fromSpec,
 });

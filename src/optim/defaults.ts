@@ -114,5 +114,21 @@ export const DEFAULTS = {
   },
 };
 
+/** The name of an optimizer rule. */
 export type RuleName = keyof typeof DEFAULTS;
+/** Every rule's name, in the order of DEFAULTS. */
 export const RULES = Object.keys(DEFAULTS) as RuleName[];
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * Every rule's default hyperparameters, by rule name (docs/optimizers.md says what each means),
+ * frozen: the values `createOptimizer` fills in for those it is not given.
+ */
+export const OPTIMIZER_DEFAULTS: { readonly [R in RuleName]: Readonly<(typeof DEFAULTS)[R]> } = deepFreeze(DEFAULTS);

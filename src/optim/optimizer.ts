@@ -13,8 +13,10 @@ import { anyInFlight, checkFree, claim, release } from './inflight.js';
 import { checkStateValues, stateFail, type OptimizerState, type StateArray } from './state.js';
 import { runAsync } from '../async.js';
 
+/** Where an optimizer computes: 'native' (the float32 addon, the default) or 'reference' (the float64 TypeScript formulas, for cross-checks). */
 export type Backend = 'native' | 'reference';
 
+/** What one entry's step did. */
 export interface StepResult {
   /** True when the gradient held NaN/Infinity and `nonFinite: 'skip'` left everything as it was. */
   skipped: boolean;
@@ -33,6 +35,7 @@ export type StepResults = StepResult[] & {
   clipped?: boolean;
 };
 
+/** Options of stepMany and stepManyAsync. */
 export interface StepManyOptions {
   /**
    * Clip the gradients of all entries together by their total norm before the step, as
@@ -71,14 +74,22 @@ const KERNEL_IDS: Record<string, number> = Object.fromEntries(
 
 /** What `optimizer.config()` gives and `optimizerFromConfig` takes: plain JSON data. */
 export interface OptimizerConfig {
+  /** The rule's name. */
   rule: RuleName;
+  /** Where it computes. */
   backend: Backend;
   /** Every hyperparameter; a built-in schedule as `{ schedule: its spec }`. */
   hyper: Record<string, unknown>;
 }
 
+/**
+ * An optimizer: a rule with its hyperparameters, stepping any number of parameters, each with
+ * its own state (`init`). Made by createOptimizer or optimizerFromConfig.
+ */
 export class Optimizer<R extends RuleName = RuleName> {
+  /** The rule's name ('adamw', 'muon', ...). */
   readonly rule: R;
+  /** Where it computes. */
   readonly backend: Backend;
   private readonly spec: RuleSpec<RuleName>;
   /** The hyperparameters as given: typed as numbers, but the scheduled ones hold their schedules. */
@@ -644,10 +655,15 @@ function prefixed(error: unknown, at: string, rule?: string): unknown {
   return new Kind(`${at}: ${message}`, { cause: error });
 }
 
+/** One parameter of a stepMany call: its optimizer, the parameter (updated in place), its gradient, its state. */
 export interface StepEntry {
+  /** The optimizer (rule and hyperparameters) this parameter is stepped with. */
   optimizer: Optimizer;
+  /** Updated in place. */
   param: MatrixLike;
+  /** The gradient, of param's shape; never written. */
   grad: MatrixLike;
+  /** What `optimizer.init(param)` or loadState made for this parameter. */
   state: OptimizerState;
 }
 
