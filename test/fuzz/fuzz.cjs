@@ -426,6 +426,53 @@ const PUBLIC = {
       }),
     };
   },
+  stepManyOptions: () => {
+    // stepMany's clipping options, right and wrong, on a small batch.
+    const entries = [];
+    for (let i = 1 + int(3); i > 0; i--) {
+      const opt = optimizer();
+      entries.push({ optimizer: opt, ...stepArgs(opt) });
+    }
+    const options = chance(0.1) ? pick(WEIRD) : { maxGradNorm: pick([1, 1e-30, 1e30, 0, -1, NaN, Infinity, '1', undefined]), normType: pick([2, Infinity, 1, undefined, 'two']) };
+    return { name: 'stepMany', call: () => lib.stepMany(entries, options), outputs: entries.map((e) => [e.param, e.state]) };
+  },
+  stepManyAsync: () => {
+    // As stepMany, off the event loop: parameters on shared memory or not, clipping or not, and
+    // sometimes a buffer detached or a step attempted while the call is in flight.
+    const entries = [];
+    for (let i = 1 + int(3); i > 0; i--) {
+      const opt = optimizer();
+      const args = stepArgs(opt);
+      if (chance(0.5) && args.param instanceof Matrix && args.param.data.buffer.byteLength) {
+        const shared = Matrix.shared(args.param.rows, args.param.cols);
+        shared.data.set(args.param.data);
+        try {
+          args.state = opt.init(shared);
+        } catch { /* keep the broken state stepArgs made */ }
+        args.param = shared;
+      }
+      entries.push({ optimizer: opt, ...args });
+    }
+    const options = chance(0.5) ? { maxGradNorm: pick([1, 1e-3, 1e6, 0, NaN]) } : undefined;
+    const meddle = random();
+    return {
+      name: 'stepManyAsync',
+      async: true,
+      call: () => {
+        const p = lib.stepManyAsync(entries, options);
+        const e = entries[int(entries.length)];
+        if (meddle < 0.2 && e && e.param && e.param.data && e.param.data.buffer.byteLength && !(e.param.data.buffer instanceof SharedArrayBuffer)) detach(e.param.data.buffer);
+        else if (meddle < 0.3) {
+          try { lib.stepMany(entries); } catch { /* refused while in flight: judged by the tests */ }
+        }
+        return p;
+      },
+      // A rejected call must not have changed anything, unless this case detached a buffer or
+      // stepped the entries itself (a sync step runs when the async call was refused at once).
+      outputs: meddle < 0.3 ? undefined : entries.map((e) => [e.param, e.state]),
+      judgeRejection: true,
+    };
+  },
   saveState: () => {
     const opt = optimizer();
     const { state } = stepArgs(opt);
@@ -482,6 +529,20 @@ const RAW = {
   backendInfo: () => ({ call: rawCall('backendInfo', []) }),
   setNumThreads: () => ({ call: rawCall('setNumThreads', [pick([1, 2, 0, -1, 2 ** 31, NaN, 'x'])]) }),
   optimizerRules: () => ({ call: rawCall('optimizerRules', []) }),
+  optimizerStepAsync: () => {
+    const { arrays, numbers, count, outputs } = rawBatch();
+    const clip = pick([undefined, undefined, Float64Array.of(1, 1), Float64Array.of(2, 0.5), Float64Array.of(3, 0.5), Float64Array.of(4, 1), Float64Array.of(1, -1), Float64Array.of(3, 2), new Float64Array(3), ...WEIRD]);
+    return {
+      async: true,
+      call: () => {
+        const p = addon.optimizerStepAsync(arrays, numbers, count, clip);
+        // Detach one of the batch's buffers while the job runs.
+        if (chance(0.3) && arrays.length) { const a = pick(arrays); if (a instanceof Float32Array && a.buffer.byteLength) detach(a.buffer); }
+        return p;
+      },
+      outputs,
+    };
+  },
   optimizerStep: (fn = 'optimizerStep') => {
     const { arrays, numbers, count, outputs } = rawBatch();
     if (fn === 'optimizerStep') return { call: rawCall(fn, [arrays, numbers, count]), outputs };
@@ -638,6 +699,7 @@ async function judge(index, target, made, before) {
     } catch (error) {
       summary.rejected++;
       judgeError(index, target, made, error, 'rejected');
+      if (made.judgeRejection && before !== null && changed(before)) violation(index, target, 'rejected but changed its outputs');
       return;
     }
   }
