@@ -37,6 +37,14 @@ describe('worker threads terminated with async jobs in flight', () => {
   });
 });
 
+describe('stepManyAsync whose caller drops every reference at once', () => {
+  it('60 calls (shared and ordinary memory) with garbage collections forced while they run all resolve', async () => {
+    const run = await node(['--expose-gc', join(SCRIPTS, 'drop-references.cjs'), '20']);
+    expect(run.status, `${run.died}: ${run.tail}`).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ calls: 60, resolved: 60 });
+  });
+});
+
 describe('process.exit with async jobs queued and running', () => {
   it.each([
     ['sync', 3],
@@ -221,5 +229,5 @@ describe('memory', () => {
     // The same measure on a routine that keeps 9 KiB per call does see it.
     const leaky = await node(['--expose-gc', join(SCRIPTS, 'leak-loop.cjs'), '500', 'leaky'], 240_000, env);
     expect(JSON.parse(leaky.stdout).leaky.growthMiB).toBeGreaterThan(4);
-  });
+  }, 480_000); // the two child runs' own limits (their loops take ~40 s alone, minutes under the sanitizers or load)
 });
