@@ -34,7 +34,7 @@ describe('worker threads terminated with async jobs in flight', () => {
     const run = await node([join(SCRIPTS, 'terminate-workers.cjs'), '50']);
     expect(run.status, `${run.died}: ${run.tail}`).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ terminated: 50, mainRuns: 50, mismatches: 0 });
-  });
+  }, 300_000); // the child's own limit (it takes ~10 s alone, several times that under the sanitizers or load)
 });
 
 describe('stepManyAsync whose caller drops every reference at once', () => {
