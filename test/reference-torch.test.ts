@@ -366,14 +366,17 @@ describe("adafactor variant 'torch'", () => {
   const H = (over: Record<string, unknown> = {}) => hyper(base, over);
   const rmsOf = (x: number[]) => Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length);
 
-  it('state: v for a vector (1×n), row and col for a matrix; no first moment', () => {
+  it('state: row and col, always factored (torch factors every 2-D tensor, 1×n included); no first moment', () => {
     const opt = referenceOptimizer('adafactor', H());
-    expect(opt.init(1, 2)).toEqual({ step: 0, v: new Float64Array(2) });
+    expect(opt.init(1, 2)).toEqual({ step: 0, row: new Float64Array(1), col: new Float64Array(2) });
     expect(opt.init(2, 3)).toEqual({ step: 0, row: new Float64Array(2), col: new Float64Array(3) });
+    expect(opt.init(3, 1)).toEqual({ step: 0, row: new Float64Array(3), col: new Float64Array(1) });
   });
 
   it('3 steps by hand on a 1×2 vector: β̂₂ = 1 − t^−0.8, ρ = min(lr, 1/√t), α = max(ε₂, RMS(W))·ρ, RMS clip at d', () => {
     const { w, state, trail } = run('adafactor', H(), W0, GS, 1, 2);
+    // 1×2 factored: r = EMA of mean(g²) (one entry), c_j = EMA of g_j², V̂_j = r·c_j/max(r, ε₁) = c_j
+    // (r ≥ ε₁ here), so V̂ is the plain EMA v of g².
     // step 1: 1 − β̂₂ = 1 → v = g², U = sign(g), RMS(U) = 1 → W₁ = W₀ − 0.01·RMS(W₀)·sign(g)
     const a1 = Math.max(1e-3, rmsOf(W0)) * 0.01;
     expectClose(trail[0]!, W0.map((x, i) => x - a1 * sgn(GS[0]![i]!)));
@@ -390,7 +393,10 @@ describe("adafactor variant 'torch'", () => {
       x = x.map((xi, i) => xi - (alpha / denom) * U[i]!);
     }
     expectClose(w, x);
-    expectClose(state.v as Float64Array, v);
+    expectClose(state.col as Float64Array, v);
+    let r = 0;
+    GS.forEach((g, k) => { const omb = (k + 1) ** -0.8; r = (1 - omb) * r + omb * (g[0]! ** 2 + g[1]! ** 2) / 2; });
+    expectClose(state.row as Float64Array, [r]);
   });
 
   it('the RMS clip divides by max(1, RMS(U)/d): a 10× larger step-2 gradient is clipped at d = 1, not at d = 10', () => {
@@ -442,15 +448,25 @@ describe("adafactor variant 'torch'", () => {
     expect(FLOAT32_EPS).toBe(1.1920928955078125e-7);
     const g = [1e-9, -3e-9];
     const { w } = run('adafactor', H(), W0, [g], 1, 2);
-    // v = g² < ε₁², so U = g/ε₁ (RMS(U) < 1: no clip)
+    // r = mean(g²) = 5e-18 < ε₁ → V̂ = r·g²/ε₁, far below ε₁², so U = g/ε₁ (RMS(U) < 1: no clip)
     const U = g.map((x) => x / FLOAT32_EPS);
     expect(rmsOf(U)).toBeLessThan(1);
     const alpha = rmsOf(W0) * 1e-2;
     expectClose(w, W0.map((x, i) => x - alpha * U[i]!));
-    // an explicit ε₁ is used as given: ε₁² = 1e-20 < g², so no floor and U = sign(g)
+    // an explicit ε₁ is used as given: with ε₁ = 1e-10, r = 5e-18 < ε₁ → V̂ = r·g²/ε₁ ≤ 4.5e-25 < ε₁²,
+    // so U = g/1e-10 = [10, −30], RMS(U) = √500 > 1: clipped
     const w2 = run('adafactor', H({ eps: [1e-10, 1e-3] }), W0, [g], 1, 2).w;
-    expectClose(w2, W0.map((x, i) => x - alpha * sgn(g[i]!)));
-    // factored: rows mean(r) = mean of g² per row < ε₁ → divided by ε₁ instead
+    const U2 = g.map((x) => x / 1e-10);
+    expectClose(w2, W0.map((x, i) => x - (alpha / Math.sqrt(500)) * U2[i]!));
+    // 1×2 with mean(g²) = 1e-8 < ε₁ but g² > ε₁²: V̂_j = 1e-8·g_j²/ε₁ (the clamp, torch's behaviour on a 2-D vector)
+    const gm = [1e-4, -1e-4];
+    const wm = run('adafactor', H(), W0, [gm], 1, 2).w;
+    const Vm = gm.map((x) => (1e-8 * x * x) / FLOAT32_EPS);
+    const Um = gm.map((x, i) => x / Math.sqrt(Vm[i]!));
+    const dm = Math.max(1, rmsOf(Um));
+    expect(dm).toBeGreaterThan(1);
+    expectClose(wm, W0.map((x, i) => x - ((alpha) / dm) * Um[i]!));
+    // 2×2: mean(r) = mean of the row means of g² < ε₁ → divided by ε₁ instead
     const G2 = [1e-5, 2e-5, 3e-5, 1e-5];
     const { w: wf } = run('adafactor', H(), [1, 1, 1, 1], [G2], 2, 2);
     const r = [(1e-10 + 4e-10) / 2, (9e-10 + 1e-10) / 2];

@@ -4,10 +4,9 @@
 //   t += 1;  β̂₂ = 1 − t^beta2Decay  (torch's one_minus_beta2_t = t^beta2Decay is the lerp weight)
 //   ρ = min(lr, 1/√t);  α = max(ε₂, RMS(W_old))·ρ,  RMS(x) = ‖x‖₂/√numel   (W before the decay)
 //   λ ≠ 0: W ← W·(1 − lr·λ)  (the plain lr, not ρ or α; spectral: W ← W − lr·λ·rank1(W))
-//   factored (rows > 1 and cols > 1, see below):
+//   always factored (see below):
 //     r ← β̂₂·r + (1 − β̂₂)·rowMean(G²),  c ← β̂₂·c + (1 − β̂₂)·colMean(G²)   (G², not G² + ε₁)
 //     V̂_ij = r_i·c_j / max(mean(r), ε₁)                                    (row mean clamped at ε₁)
-//   otherwise: v ← β̂₂·v + (1 − β̂₂)·G², V̂ = v
 //   U = G/√max(V̂, ε₁²);  W ← W − (α/max(1, RMS(U)/d))·U
 // No first moment, no relative-step switch, no scale-parameter switch: ρ always min(lr, 1/√t), α
 // always scaled by RMS(W). The transformers-only hyperparameters (clipThreshold, decayRate, beta1,
@@ -18,12 +17,13 @@
 // (what torch uses for a float32 parameter), not float64's 2⁻⁵²: to reproduce a torch run on
 // float64 parameters with eps1=None, pass ε₁ = 2⁻⁵² explicitly.
 //
-// Factoring: torch factors whenever grad.dim() > 1, so a (1, n) or (n, 1) tensor is factored
-// there. specopt (and the transformers variant here) treats a rows×cols parameter with rows = 1 or
-// cols = 1 as a vector and keeps one full v (torch's `variance` for a 1-D tensor). The two agree
-// up to rounding as long as the row mean of the factored r stays ≥ ε₁ (for (n, 1): mean(r) = c
-// exactly in exact arithmetic; for (1, n): V̂ = c), so this differs from a 2-D torch vector only in
-// that clamp. State: row (rows), col (cols) when factored, else v (rows·cols); no m.
+// Factoring: torch factors whenever grad.dim() > 1, and every specopt parameter is a rows×cols
+// matrix, so this variant always factors, a 1×n or n×1 parameter included (state row: rows, col:
+// cols, never a full v), exactly as torch does for a 2-D tensor of that shape. (The transformers
+// variant keeps specopt's convention of a full v when rows = 1 or cols = 1.) For a 1×n or n×1
+// parameter the factored estimate equals the full EMA of G² up to rounding, except where the row
+// mean falls below ε₁ and the clamp shrinks it (torch's behaviour on a 2-D vector). torch's
+// unfactored path (a 1-D tensor) is not reproduced. No first moment.
 
 import { bool, buf, num, numOrNull, type Hyper, type Rule } from './rule.js';
 import { decoupledDecay, readSpectral, spectralDecayOn } from './spectral.js';
@@ -57,11 +57,10 @@ export function adafactorTorch(h: Hyper): Rule {
   if (!(d >= 1)) throw new RangeError(`adafactor: d should be >= 1, got ${d}`);
   if (!(lambda >= 0)) throw new RangeError(`adafactor: weightDecay should be >= 0, got ${lambda}`);
   const spectral = spectralDecayOn(readSpectral(h), lambda);
-  const isFactored = (rows: number, cols: number) => rows > 1 && cols > 1;
   return {
     spectralDecay: spectral,
     init(rows, cols) {
-      return isFactored(rows, cols) ? { row: new Float64Array(rows), col: new Float64Array(cols) } : { v: new Float64Array(rows * cols) };
+      return { row: new Float64Array(rows), col: new Float64Array(cols) };
     },
     update(w, G, rows, cols, state, r1) {
       const t = state.step;
@@ -73,34 +72,28 @@ export function adafactorTorch(h: Hyper): Rule {
       const alpha = Math.max(eps2, rms(w)) * rho;
       if (lambda !== 0) decoupledDecay(w, lr * lambda, spectral ? r1 : null);
 
-      const vhat = new Float64Array(n);
-      if (isFactored(rows, cols)) {
-        const r = buf(state, 'row');
-        const c = buf(state, 'col');
-        for (let i = 0; i < rows; i++) {
-          let s = 0;
-          for (let j = 0; j < cols; j++) s += G[i * cols + j]! * G[i * cols + j]!;
-          r[i] = beta2t * r[i]! + oneMinusBeta2 * (s / cols);
-        }
-        for (let j = 0; j < cols; j++) {
-          let s = 0;
-          for (let i = 0; i < rows; i++) s += G[i * cols + j]! * G[i * cols + j]!;
-          c[j] = beta2t * c[j]! + oneMinusBeta2 * (s / rows);
-        }
-        let rs = 0;
-        for (let i = 0; i < rows; i++) rs += r[i]!;
-        const rMean = Math.max(rs / rows, eps1);
-        for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) vhat[i * cols + j] = (r[i]! * c[j]!) / rMean;
-      } else {
-        const v = buf(state, 'v');
-        for (let i = 0; i < n; i++) v[i] = beta2t * v[i]! + oneMinusBeta2 * (G[i]! * G[i]!);
-        vhat.set(v);
+      const r = buf(state, 'row');
+      const c = buf(state, 'col');
+      for (let i = 0; i < rows; i++) {
+        let s = 0;
+        for (let j = 0; j < cols; j++) s += G[i * cols + j]! * G[i * cols + j]!;
+        r[i] = beta2t * r[i]! + oneMinusBeta2 * (s / cols);
       }
+      for (let j = 0; j < cols; j++) {
+        let s = 0;
+        for (let i = 0; i < rows; i++) s += G[i * cols + j]! * G[i * cols + j]!;
+        c[j] = beta2t * c[j]! + oneMinusBeta2 * (s / rows);
+      }
+      let rs = 0;
+      for (let i = 0; i < rows; i++) rs += r[i]!;
+      const rMean = Math.max(rs / rows, eps1);
+      const vhat = new Float64Array(n);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) vhat[i * cols + j] = (r[i]! * c[j]!) / rMean;
       const floor = eps1 * eps1;
       const upd = G.map((gi, i) => gi / Math.sqrt(Math.max(vhat[i]!, floor)));
       const denom = Math.max(1, rms(upd) / d);
-      const c = alpha / denom;
-      for (let i = 0; i < n; i++) w[i] = w[i]! - c * upd[i]!;
+      const k = alpha / denom;
+      for (let i = 0; i < n; i++) w[i] = w[i]! - k * upd[i]!;
     },
   };
 }
