@@ -9,6 +9,9 @@
 //       X ← X / (‖X‖_F + 1e-7);
 //       `steps` (default 5) times:  A = X·Xᵀ;  B = b·A + c·(A·A);  X ← a·X + B·X
 //       with (a, b, c) = (3.4445, −4.7750, 2.0315); transpose back if rows > cols.
+//   Options (Muon's torch parity): `coefficients` (one (a, b, c) for every iteration, or one triple
+//   per iteration), `eps` (1e-7) and `epsMode` ('add': X/(‖X‖_F + ε), the default above; 'max':
+//   X/max(‖X‖_F, ε), torch.optim.Muon's `_zeropower_via_newtonschulz`).
 //   Every iteration maps each singular value x of X to a·x + b·x³ + c·x⁵ and keeps U and V, so the
 //   result is U·diag(p(σᵢ/(‖G‖_F + 1e-7)))·Vᵀ with p the 5-fold composition. This quintic is tuned
 //   for speed, not convergence: singular values end up roughly in [0.5, 1.2], not at 1 (a
@@ -34,10 +37,24 @@ import { svd } from './svd.js';
 
 export type OrthogonalizeMethod = 'newton-schulz' | 'svd';
 
+export type NsTriple = readonly [number, number, number];
+
 export interface OrthogonalizeOptions {
   method?: OrthogonalizeMethod;
   /** Newton–Schulz iterations (integer ≥ 0, default 5); ignored by 'svd'. */
   steps?: number;
+  /**
+   * Newton–Schulz (a, b, c): one triple used for every iteration (default NEWTON_SCHULZ_COEFFS), or
+   * an array of exactly `steps` triples, the i-th used by iteration i. Ignored by 'svd'.
+   */
+  coefficients?: NsTriple | readonly NsTriple[];
+  /** ε of the Frobenius normalisation (default NEWTON_SCHULZ_EPS = 1e-7). Ignored by 'svd'. */
+  eps?: number;
+  /**
+   * How ε enters the normalisation: 'add' (default, KellerJordan/Muon): X/(‖X‖_F + ε);
+   * 'max' (torch.optim.Muon `_zeropower_via_newtonschulz`): X/max(‖X‖_F, ε). Ignored by 'svd'.
+   */
+  epsMode?: 'add' | 'max';
 }
 
 /** KellerJordan/Muon quintic Newton–Schulz coefficients. */
@@ -83,13 +100,34 @@ function mulAB(a: Dense, b: Dense): Dense {
   return out;
 }
 
-function newtonSchulz(g: Dense, steps: number): Dense {
-  const { a, b, c } = NEWTON_SCHULZ_COEFFS;
+function isTriple(x: unknown): x is NsTriple {
+  return Array.isArray(x) && x.length === 3 && x.every((v) => typeof v === 'number' && Number.isFinite(v));
+}
+
+/** The (a, b, c) of each of the `steps` iterations; throws on a malformed option. */
+export function nsCoefficientsPerStep(coefficients: unknown, steps: number): NsTriple[] {
+  if (coefficients === undefined) {
+    const { a, b, c } = NEWTON_SCHULZ_COEFFS;
+    return Array.from({ length: steps }, () => [a, b, c] as const);
+  }
+  if (isTriple(coefficients)) return Array.from({ length: steps }, () => coefficients);
+  if (Array.isArray(coefficients) && coefficients.every(isTriple)) {
+    if (coefficients.length !== steps) {
+      throw new RangeError(`orthogonalize: ${coefficients.length} coefficient triples for ${steps} Newton-Schulz steps`);
+    }
+    return coefficients.map((t) => t as NsTriple);
+  }
+  throw new TypeError('orthogonalize: coefficients must be [a, b, c] or an array of one finite [a, b, c] per step');
+}
+
+function newtonSchulz(g: Dense, steps: number, coeffs: NsTriple[], eps: number, epsMode: 'add' | 'max'): Dense {
   const tall = g.rows > g.cols;
   let x = tall ? transpose(g) : dense(g.rows, g.cols, g.data);
-  const denom = norm2(x.data) + NEWTON_SCHULZ_EPS; // a division, not a multiplication by 1/denom
+  const nrm = norm2(x.data);
+  const denom = epsMode === 'max' ? Math.max(nrm, eps) : nrm + eps; // a division, not a multiplication by 1/denom
   for (let i = 0; i < x.data.length; i++) x.data[i] = x.data[i]! / denom;
   for (let it = 0; it < steps; it++) {
+    const [a, b, c] = coeffs[it]!;
     const A = mulABt(x, x); // X·Xᵀ (r×r, r = min(rows, cols))
     const AA = mulAB(A, A);
     const B = dense(A.rows, A.cols);
@@ -128,9 +166,14 @@ export function orthogonalize(g: Dense, opts: OrthogonalizeOptions = {}): Dense 
   if (!Number.isInteger(steps) || steps < 0) {
     throw new RangeError(`orthogonalize: steps must be an integer >= 0, got ${String(steps)}`);
   }
+  const eps = opts.eps ?? NEWTON_SCHULZ_EPS;
+  const epsMode = opts.epsMode ?? 'add';
+  if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) throw new RangeError(`orthogonalize: eps must be a finite number >= 0, got ${String(eps)}`);
+  if (epsMode !== 'add' && epsMode !== 'max') throw new TypeError(`orthogonalize: unknown epsMode ${String(epsMode)}`);
+  const coeffs = method === 'svd' ? [] : nsCoefficientsPerStep(opts.coefficients, steps);
   checkFinite(g, 'orthogonalize');
   if (g.rows === 0 || g.cols === 0) return dense(g.rows, g.cols);
-  return method === 'svd' ? polarSvd(g) : newtonSchulz(g, steps);
+  return method === 'svd' ? polarSvd(g) : newtonSchulz(g, steps, coeffs, eps, epsMode);
 }
 
 /** σ₁u₁v₁ᵀ = ∇(½‖W‖₂²) from the reference SVD; zero for the zero matrix. */

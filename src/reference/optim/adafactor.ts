@@ -7,8 +7,11 @@
 //   Û = G/√V̂;  Û ← Û/max(1, RMS(Û)/clipThreshold);  Û ← α·Û
 //   beta1 !== null: m ← β₁·m + (1 − β₁)·Û (m₀ = 0), Û = m
 //   λ ≠ 0: W ← W − λ·α·W (old W; spectral: W ← W − λ·α·rank1(W));   W ← W − Û
+// hyper.variant: 'transformers' (the default, when absent) is the rule above; 'torch' is
+// torch.optim.Adafactor, in adafactorTorch.ts (its own hyperparameters beta2Decay, d, maximize).
 
-import { bool, buf, num, numOrNull, pair, type Hyper, type Rule } from './rule.js';
+import { adafactorTorch } from './adafactorTorch.js';
+import { bool, buf, num, numOrNull, oneOf, pair, type Hyper, type Rule } from './rule.js';
 import { readSpectral, spectralDecayOn } from './spectral.js';
 
 function rms(x: Float64Array): number {
@@ -18,6 +21,9 @@ function rms(x: Float64Array): number {
 }
 
 export function adafactor(h: Hyper): Rule {
+  // variant (absent: 'transformers', this file's rule); 'torch' is torch.optim.Adafactor (adafactorTorch.ts).
+  const variant = oneOf({ variant: h.variant ?? 'transformers' }, 'variant', ['transformers', 'torch'] as const);
+  if (variant === 'torch') return adafactorTorch(h);
   const lr = numOrNull(h, 'lr');
   const [eps1, eps2] = pair(h, 'eps');
   const clipThreshold = num(h, 'clipThreshold');

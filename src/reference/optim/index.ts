@@ -1,5 +1,5 @@
 // Pure-TypeScript float64 reference optimizers, written straight from the formulas of the shared
-// ALGORITHMS.md ("First-order and factored rules") for cross-checking the native float32 path step
+// ALGORITHMS.md ("First-order and factored rules", "torch.optim, the rest") for cross-checking the native float32 path step
 // by step. One file per rule; spectral.ts holds the shared spectral pieces.
 //
 // Every step, before the rule runs (index.ts, common to all rules):
@@ -14,15 +14,20 @@
 // A hyperparameter given as a function (a schedule) is evaluated at count = state.step before the
 // update (0 on the first), and the rule is made from those numbers for that update.
 
+import { adadelta } from './adadelta.js';
 import { adagrad } from './adagrad.js';
 import { adagradFull } from './adagradFull.js';
 import { adam } from './adam.js';
 import { adafactor } from './adafactor.js';
 import { adamMini } from './adamMini.js';
+import { adamax } from './adamax.js';
 import { galore } from './galore.js';
 import { muon } from './muon.js';
+import { nadam } from './nadam.js';
 import { pbsgd } from './pbsgd.js';
+import { radam } from './radam.js';
 import { rmsprop } from './rmsprop.js';
+import { rprop } from './rprop.js';
 import { shampoo } from './shampoo.js';
 import { soap } from './soap.js';
 import { sgd } from './sgd.js';
@@ -32,6 +37,7 @@ import { rank1, readSpectral } from './spectral.js';
 import type { Hyper, Rule } from './rule.js';
 
 export { rank1, readSpectral, type SpectralOptions } from './spectral.js';
+export { TORCH_DEFAULTS } from './torchDefaults.js';
 
 export interface RefState {
   step: number;
@@ -63,6 +69,12 @@ const RULES: Record<string, (h: Hyper) => Rule> = {
   'galore-adamw': galore,
   'adagrad-full': adagradFull,
   soap,
+  // torch.optim, the rest (ALGORITHMS.md; defaults in torchDefaults.ts)
+  nadam,
+  radam,
+  adamax,
+  adadelta,
+  rprop,
 };
 
 export const REFERENCE_OPTIMIZERS = Object.keys(RULES);

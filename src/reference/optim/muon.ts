@@ -2,12 +2,24 @@
 //   M ← β·M + (1 − β)·G                       (EMA momentum, M₀ = 0; torch: momentum.lerp_(grad, 1 − β))
 //   X = nesterov ? (1 − β)·G + β·M : M        (torch: grad.lerp_(momentum, β))
 //   O = orthogonalize(X, method, nsSteps)     (../orthogonalize.ts; 'newton-schulz' by default)
-//   O ← s·O,  s = √max(1, rows/cols)          (adjustLr 'none')
-//             s = 0.2·√max(rows, cols)        (adjustLr 'match-rms-adamw', Moonshot "Muon is scalable")
+//   O ← s·O,  s = √max(1, rows/cols)          (adjustLr 'original' = torch's default "original";
+//                                              'none' is the older name of the same rule, kept as an alias)
+//             s = 0.2·√max(rows, cols)        (adjustLr 'match-rms-adamw', Moonshot "Muon is scalable";
+//                                              torch's "match_rms_adamw")
 //   W ← W·(1 − lr·λ)                          (decoupled decay first, always with the plain lr;
 //                                              spectral: W ← W − lr·λ·rank1(W), W before this step)
 //   W ← W − lr·O
 // The spectral penalty, the non-finite check and the step count are index.ts's common steps.
+//
+// torch.optim.Muon (torch/optim/_muon.py) parity, optional hyperparameters (absent: the values in
+// brackets, which are KellerJordan/Muon's and the behaviour before they existed):
+//   nsCoefficients [[3.4445, −4.775, 2.0315]]: one [a, b, c] for every Newton–Schulz step, or an
+//     array of exactly nsSteps triples, one per step (torch takes a single triple);
+//   eps [1e-7] and epsMode ['add']: the normalisation X/(‖X‖_F + eps) ('add', KellerJordan) or
+//     X/max(‖X‖_F, eps) ('max', torch's `ortho_grad.div_(ortho_grad.norm().clamp(min=eps))`).
+//   torch.optim.Muon = { adjustLr 'original', epsMode 'max' } with the other values unchanged; torch
+//   runs the iteration in bfloat16 (here float64). Its decay is W·(1 − lr·λ) with the unadjusted
+//   lr, as here.
 //
 // Muon is meant for hidden weight matrices: embeddings, output heads, biases and gains are meant
 // for AdamW. A vector parameter (rows or cols = 1) is still processed as a 1×n or n×1 matrix:
@@ -15,6 +27,7 @@
 // and an n×1 column is then scaled by √n.
 
 import { orthogonalize } from '../orthogonalize.js';
+import { NEWTON_SCHULZ_COEFFS, NEWTON_SCHULZ_EPS, nsCoefficientsPerStep } from '../orthogonalize.js';
 import { bool, buf, num, oneOf, type Hyper, type Rule } from './rule.js';
 import { decoupledDecay, readSpectral, spectralDecayOn } from './spectral.js';
 
@@ -24,11 +37,16 @@ export function muon(h: Hyper): Rule {
   const nesterov = bool(h, 'nesterov');
   const nsSteps = num(h, 'nsSteps');
   const lambda = num(h, 'weightDecay');
-  const adjustLr = oneOf(h, 'adjustLr', ['none', 'match-rms-adamw'] as const);
+  const adjustLr = oneOf(h, 'adjustLr', ['none', 'original', 'match-rms-adamw'] as const);
   const method = oneOf(h, 'method', ['newton-schulz', 'svd'] as const);
   if (!Number.isInteger(nsSteps) || nsSteps < 0) {
     throw new RangeError(`muon: nsSteps must be an integer >= 0, got ${nsSteps}`);
   }
+  const { a, b, c } = NEWTON_SCHULZ_COEFFS;
+  const coefficients = nsCoefficientsPerStep(h.nsCoefficients ?? [a, b, c], nsSteps);
+  const eps = h.eps ?? NEWTON_SCHULZ_EPS;
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0) throw new RangeError(`muon: eps must be a finite number >= 0, got ${String(eps)}`);
+  const epsMode = oneOf({ epsMode: h.epsMode ?? 'add' }, 'epsMode', ['add', 'max'] as const);
   const spectral = spectralDecayOn(readSpectral(h), lambda);
   return {
     spectralDecay: spectral,
@@ -37,7 +55,7 @@ export function muon(h: Hyper): Rule {
       const M = buf(state, 'momentumBuffer');
       for (let i = 0; i < M.length; i++) M[i] = beta * M[i]! + (1 - beta) * G[i]!;
       const X = nesterov ? G.map((gi, i) => (1 - beta) * gi + beta * M[i]!) : Float64Array.from(M);
-      const O = orthogonalize({ rows, cols, data: X }, { method, steps: nsSteps }).data;
+      const O = orthogonalize({ rows, cols, data: X }, { method, steps: nsSteps, coefficients, eps, epsMode }).data;
       const s = adjustLr === 'match-rms-adamw' ? 0.2 * Math.sqrt(Math.max(rows, cols)) : Math.sqrt(Math.max(1, rows / cols));
 
       decoupledDecay(w, lr * lambda, spectral ? r1 : null);
