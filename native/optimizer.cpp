@@ -23,7 +23,8 @@ namespace specopt {
 
 namespace {
 
-constexpr size_t kMaxBuffers = 7, kMaxScalars = 16;
+// 64 scalars: Muon's 10 and up to 18 Newton-Schulz coefficient triples.
+constexpr size_t kMaxBuffers = 7, kMaxScalars = 64;
 
 // The state buffers' lengths of one entry: a fixed array, as a planned batch re-derives them on
 // every step (no allocation).
@@ -51,7 +52,7 @@ using Layout = Lengths (*)(size_t rows, size_t cols, const double* s);
 
 struct Rule {
   const char* name;
-  size_t scalarCount;
+  size_t scalarCount;  // or the least, when scalarsNeeded says how many the first ones ask for
   Layout layout;  // the state buffers' lengths; throws std::invalid_argument on bad scalars
   void (*step)(const RuleArgs&);
   void (*check)(const RuleArgs&);
@@ -60,6 +61,9 @@ struct Rule {
   bool entrywise = false;
   int decayScalar = -1;
   bool blas = false;  // calls BLAS/LAPACK itself: never run from several threads at once
+  // Rules with a variable number of scalars (Muon's coefficient triples): the count the first
+  // scalarCount of them ask for; it must be the count given.
+  size_t (*scalarsNeeded)(const double* s) = nullptr;
 };
 
 Lengths Optional(bool present, size_t n) { return present ? Lengths{n} : Lengths{}; }
@@ -116,13 +120,24 @@ const Rule kRules[] = {
        return Lengths{};
      },
      SphereSgdStep, SphereSgdCheck},
-    {"muon", 7,
+    {"muon", 10,
      [](size_t r, size_t c, const double* s) {
        Choice(s[6], 2, "muon: method must be 0..1");
-       Choice(s[3], 1001, "muon: nsSteps must be an integer in 0..1000");
+       size_t steps = Choice(s[3], 1001, "muon: nsSteps must be an integer in 0..1000");
+       Choice(s[8], 2, "muon: the normalisation mode must be 0..1");
+       if (!(s[7] > 0) || !std::isfinite(s[7])) throw std::invalid_argument("muon: eps must be finite and > 0");
+       size_t sets = Choice(s[9], kMaxScalars, "muon: the coefficient sets must be 0..63");
+       if (sets > 1 && sets != steps) throw std::invalid_argument("muon: one coefficient triple, or one per step");
+       for (size_t k = 0; k < 3 * sets; ++k) {
+         if (!std::isfinite(s[10 + k])) throw std::invalid_argument("muon: the coefficients must be finite");
+       }
        return Lengths{r * c};
      },
-     MuonStep, MuonCheck, false, -1, true},
+     MuonStep, MuonCheck, false, -1, true,
+     [](const double* s) {
+       double sets = s[9];
+       return sets >= 0 && sets <= double(kMaxScalars) && sets == std::floor(sets) ? 10 + 3 * size_t(sets) : size_t(0);
+     }},
     {"shampoo", 15,
      [](size_t r, size_t c, const double* s) {
        size_t grafting = Choice(s[8], 4, "shampoo: grafting must be 0..3");
@@ -171,6 +186,12 @@ const Rule kRules[] = {
        return l;
      },
      SoapStep, nullptr, false, -1, true},
+    {"adafactor-torch", 8, [](size_t r, size_t c, const double*) { return Lengths{r, c}; }, AdafactorTorchStep, nullptr},
+    {"nadam", 9, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c, 1}; }, NadamStep, nullptr},
+    {"radam", 9, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c}; }, RadamStep, nullptr, true, 4},
+    {"adamax", 5, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c}; }, AdamaxStep, nullptr, true},
+    {"adadelta", 4, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c}; }, AdadeltaStep, nullptr, true},
+    {"rprop", 4, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c}; }, RpropStep, nullptr, true},
 };
 constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 
@@ -185,6 +206,7 @@ struct Entry {
   size_t bufferLengths[kMaxBuffers];
   double scalars[kMaxScalars];
   size_t scalarOffset;  // where the scalars start in the batch's numbers
+  size_t scalarCount;
   double penalty;
   bool spectralDecay;
   size_t spectralIters;
@@ -248,9 +270,14 @@ Entry ParseFields(const Napi::Env& env, BatchReader& in) {
   r.skipNonFinite = in.Number() != 0;
   size_t bufferCount = in.Size(kMaxBuffers);
   size_t scalarCount = in.Size(kMaxScalars);
-  if (scalarCount != r.rule->scalarCount) throw Napi::RangeError::New(env, "wrong scalar count");
+  bool variable = r.rule->scalarsNeeded != nullptr;
+  if (variable ? scalarCount < r.rule->scalarCount : scalarCount != r.rule->scalarCount) {
+    throw Napi::RangeError::New(env, "wrong scalar count");
+  }
   r.scalarOffset = in.Offset();
+  r.scalarCount = scalarCount;
   for (size_t i = 0; i < scalarCount; ++i) r.scalars[i] = in.Number();
+  if (variable && r.rule->scalarsNeeded(r.scalars) != scalarCount) throw Napi::RangeError::New(env, "wrong scalar count");
   Lengths layout;
   try {
     layout = r.rule->layout(r.rows, r.cols, r.scalars);
@@ -479,7 +506,7 @@ void Run(const Entry& e, float scale) {
   // Entry-wise rules run on chunks of the flattened parameter, one per thread; the spectral decay
   // (a rank-1 update of all of W) is applied once, first, and the chunks then see no decay.
   double scalars[kMaxScalars];
-  std::copy_n(e.scalars, e.rule->scalarCount, scalars);
+  std::copy_n(e.scalars, e.scalarCount, scalars);
   if (left) {
     RuleArgs{e.w, g, e.rows, e.cols, e.buffers, scalars, left, right, gradScale}.Decay(scalars[e.rule->decayScalar]);
     scalars[e.rule->decayScalar] = 0;
@@ -924,12 +951,15 @@ Napi::Value OptimizerRun(const Napi::CallbackInfo& info) {
   // the same layout, already checked.
   for (uint32_t i = 0; i < plan.entries.size(); ++i) {
     Entry& e = plan.entries[i];
-    std::copy_n(numbers + e.scalarOffset, e.rule->scalarCount, e.scalars);
+    std::copy_n(numbers + e.scalarOffset, e.scalarCount, e.scalars);
+    if (e.rule->scalarsNeeded != nullptr && e.rule->scalarsNeeded(e.scalars) != e.scalarCount) {
+      PlanError(env, i, "the scalars no longer fit the plan");
+    }
     if (i > 0) {
       const Entry& prev = plan.entries[i - 1];
       if (prev.rule == e.rule && prev.rows == e.rows && prev.cols == e.cols && prev.bufferCount == e.bufferCount &&
           std::equal(e.bufferLengths, e.bufferLengths + e.bufferCount, prev.bufferLengths) &&
-          std::memcmp(prev.scalars, e.scalars, e.rule->scalarCount * sizeof(double)) == 0) {
+          prev.scalarCount == e.scalarCount && std::memcmp(prev.scalars, e.scalars, e.scalarCount * sizeof(double)) == 0) {
         continue;
       }
     }

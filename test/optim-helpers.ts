@@ -20,6 +20,7 @@ import { expect } from 'vitest';
 
 import { Matrix, createOptimizer, type OptimizerState } from '../src/index.js';
 import { COMMON, DEFAULTS, type RuleName } from '../src/optim/defaults.js';
+import { RULE_SPECS } from '../src/optim/rules/index.js';
 import { referenceOptimizer, type RefOptimizer, type RefState } from '../src/reference/optim/index.js';
 import { maxAbsDiff } from './helpers.js';
 import { rng } from './reference-helpers.js';
@@ -61,9 +62,15 @@ export function gradients(rows: number, cols: number, steps: number, seed: numbe
   return out;
 }
 
-/** The full hyperparameter object the reference takes: defaults.ts values, common options, overrides. */
+/**
+ * The full hyperparameter object the reference takes: defaults.ts values, common options,
+ * overrides, and a variant's own defaults (adafactor's 'torch') where the overrides leave them.
+ */
 export function fullHyper(name: RuleName, hyper: Record<string, unknown> = {}): Record<string, unknown> {
-  return { ...DEFAULTS[name], ...COMMON, ...hyper };
+  const full: Record<string, unknown> = { ...DEFAULTS[name], ...COMMON, ...hyper };
+  const variant = RULE_SPECS[name].variants?.[full.variant as string];
+  if (variant) for (const [key, value] of Object.entries(variant.defaults)) if (!(key in hyper)) full[key] = value;
+  return full;
 }
 
 export function maxAbs(x: ArrayLike<number>): number {

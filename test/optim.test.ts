@@ -292,6 +292,35 @@ CASES.push(
     ...spectral({ lr: 0.01, preconditionFrequency: 3, weightDecay: 0.1 }),
     { lr: 0.01, preconditionFrequency: 3, spectralPenalty: 0.05 },
   ].map((hyper): Case => ({ name: 'soap', hyper: hyper as Case['hyper'], family: 'preconditioned' })),
+  // The rest of torch.optim (issue 11): NAdam (L2 and decoupled decay, a faster μ schedule),
+  // RAdam (both decays; β₂ 0.9 rectifies from step 6 on, the default too: ≥ 20 steps see both
+  // branches), Adamax, Adadelta, Rprop (clamped step sizes), torch's Adafactor and Muon.
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, weightDecay: 0.1 },
+    { lr: 0.01, weightDecay: 0.1, decoupledWeightDecay: true },
+    { lr: 0.01, momentumDecay: 0.05, betas: [0.8, 0.99] },
+    { lr: 0.01, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'nadam', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, weightDecay: 0.1 },
+    { lr: 0.01, weightDecay: 0.1, decoupledWeightDecay: true },
+    { lr: 0.01, betas: [0.9, 0.9] },
+  ].map((hyper): Case => ({ name: 'radam', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  ...[{ lr: 0.01 }, { lr: 0.01, weightDecay: 0.1, betas: [0.8, 0.99] }].map((hyper): Case => ({ name: 'adamax', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  ...[{}, { rho: 0.95, weightDecay: 0.05 }, { lr: 0.5, eps: 1e-4 }].map((hyper): Case => ({ name: 'adadelta', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  ...[{}, { lr: 0.05, etas: [0.3, 1.5], stepSizes: [1e-4, 0.05] }].map((hyper): Case => ({ name: 'rprop', hyper: hyper as Case['hyper'], family: 'linear' })),
+  ...[
+    { variant: 'torch' },
+    { variant: 'torch', weightDecay: 0.1, d: 2 },
+    { variant: 'torch', lr: 0.5, eps: [1e-20, 1e-3], maximize: true },
+  ].map((hyper): Case => ({ name: 'adafactor', hyper: hyper as Case['hyper'], family: 'factored' })),
+  ...[
+    { lr: 0.02, epsMode: 'max', weightDecay: 0.1 },
+    { lr: 0.02, adjustLr: 'original', nsCoefficients: [3, -4, 1.9] },
+    { lr: 0.02, nsSteps: 3, nsCoefficients: [[4, -5.5, 2.2], [3.4445, -4.775, 2.0315], [3, -3.2, 1.2]] },
+  ].map((hyper): Case => ({ name: 'muon', hyper: hyper as Case['hyper'], family: 'matrix' })),
 );
 
 const hyperOf = (c: Case, rows: number, cols: number): H => (typeof c.hyper === 'function' ? c.hyper(rows, cols) : c.hyper);
@@ -484,6 +513,11 @@ const FULL: Record<RuleName, H> = {
   // maxPreconditionerDim 8: on 12×5 and 5×12 only the short side is rotated, so its first-step
   // statistic has full rank and both backends agree on the basis (see ALGORITHMS.md on SOAP).
   soap: { lr: 0.01, preconditionFrequency: 2, weightDecay: 0.1, spectralPenalty: 0.01, maxPreconditionerDim: 8 },
+  nadam: { lr: 0.01, weightDecay: 0.1, decoupledWeightDecay: true },
+  radam: { lr: 0.01, weightDecay: 0.1 },
+  adamax: { lr: 0.01, weightDecay: 0.1 },
+  adadelta: { weightDecay: 0.1 },
+  rprop: { etas: [0.4, 1.3], stepSizes: [1e-4, 1] },
 };
 const RULES = Object.keys(FULL) as RuleName[];
 const RULE_BACKENDS = RULES.flatMap((name) => BACKENDS.map((backend) => [name, backend] as const));

@@ -139,7 +139,7 @@ const VARIANTS: Record<RuleName, (H | ((rows: number, cols: number) => H))[]> = 
   rmsprop: [{}, { centered: true }, { momentum: 0.9 }, { centered: true, momentum: 0.9, spectralPenalty: 0.01 }],
   adam: [{}, { amsgrad: true }, { spectralPenalty: 0.01 }],
   adamw: [{}, { amsgrad: true, weightDecayNorm: 'spectral', spectralWarmStart: true }],
-  adafactor: [{}, { beta1: 0.9 }, { weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true }],
+  adafactor: [{}, { beta1: 0.9 }, { weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true }, { variant: 'torch' }, { variant: 'torch', weightDecay: 0.1 }],
   'adam-mini': [{}, { blocks: 'cols' }, { blocks: 'all' }, { blocks: 1 }, (rows) => ({ blocks: rows }), { weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true }],
   'sphere-sgd': [{}, { axis: 'rows', spectralPenalty: 0.01 }],
   muon: [{}, { weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true }],
@@ -162,6 +162,11 @@ const VARIANTS: Record<RuleName, (H | ((rows: number, cols: number) => H))[]> = 
   'adagrad-full': [{}, { spectralPenalty: 0.01 }],
   'galore-adamw': [{}, { rank: 1 }, { rank: 2 }, { weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true }],
   soap: [{}, { maxPreconditionerDim: 0 }, (rows, cols) => ({ maxPreconditionerDim: Math.min(rows, cols) }), { weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true }],
+  nadam: [{}, { weightDecay: 0.1, decoupledWeightDecay: true }, { spectralPenalty: 0.01 }],
+  radam: [{}, { weightDecay: 0.1, spectralPenalty: 0.01 }],
+  adamax: [{}, { weightDecay: 0.1, spectralPenalty: 0.01 }],
+  adadelta: [{}, { weightDecay: 0.1, spectralPenalty: 0.01 }],
+  rprop: [{}, { etas: [0.3, 1.5], spectralPenalty: 0.01 }],
 };
 const SHAPES: [number, number][] = [
   [1, 1],
@@ -198,7 +203,8 @@ describe('1. the state declarations match what init() and step() keep', () => {
             const length = s.length(rows, cols);
             const a = state.arrays[s.name];
             if (a === undefined) {
-              expect(s.optional || length === null, `${what} ${when}: '${s.name}' is declared always present`).toBe(true);
+              const optional = typeof s.optional === 'function' ? s.optional(rows, cols) : s.optional;
+              expect(optional || length === null, `${what} ${when}: '${s.name}' is declared always present`).toBe(true);
               continue;
             }
             expect(length, `${what} ${when}: '${s.name}' is declared absent for this shape`).not.toBeNull();
@@ -212,6 +218,7 @@ describe('1. the state declarations match what init() and step() keep', () => {
           for (const [k, kind] of Object.entries(kinds)) {
             const v = state.values[k];
             if (kind === 'boolean') expect(typeof v, `${what}: ${k}`).toBe('boolean');
+            else if (kind === 'number') expect(Number.isFinite(v), `${what}: ${k} = ${v}`).toBe(true);
             else expect(Number.isSafeInteger(v) && (v as number) >= 0, `${what}: ${k} = ${v}`).toBe(true);
           }
           expect(() => loadState(saveState(state)), `${what} ${when}`).not.toThrow();
@@ -347,10 +354,16 @@ describe('2. crafted state files with a correct checksum are rejected, naming th
     const other = structuredClone(s.header);
     other.arrays[0]!.name = 'm'; // the reference's name for it
     rejects(other, s.blobs, /^loadState: header\.arrays\[0\] \('m'\) is not an array/);
-    // adafactor on a 1x7 vector keeps a full second moment, never the factors.
+    // adafactor on a 1x7 vector keeps a full second moment (transformers) or the two factors
+    // (variant 'torch', as torch factors every 2-D tensor): either loads; the first step of the
+    // other variant refuses it.
     const v = saved('adafactor', {}, 1, 7);
     expect(v.header.arrays.map((e) => e.name)).toEqual(['expAvgSq']);
-    rejects({ ...v.header, arrays: [{ name: 'expAvgSqRow', dtype: 'f32', length: 1 }, { name: 'expAvgSqCol', dtype: 'f32', length: 7 }] }, [new Uint8Array(4), new Uint8Array(28)], /^loadState: header\.arrays\[0\] \('expAvgSqRow'\) is not an array a adafactor \(native\) state of a 1x7 parameter holds/);
+    const t = saved('adafactor', { variant: 'torch' }, 1, 7);
+    expect(t.header.arrays.map((e) => e.name)).toEqual(['expAvgSqRow', 'expAvgSqCol']);
+    const fromTorch = loadState(t.bytes);
+    expect(() => v.o.step(t.param, t.grads[4]!, fromTorch)).toThrow(/^adafactor\.step: state\.arrays\.expAvgSqRow is not an array this optimizer uses/);
+    rejects({ ...t.header, arrays: [{ name: 'expAvgSqRow', dtype: 'f32', length: 7 }, t.header.arrays[1]] }, t.blobs.length === 2 ? [new Uint8Array(28), t.blobs[1]!] : t.blobs, /^loadState: header\.arrays\[0\] \('expAvgSqRow'\) must have length 1 \(variant 'torch'\) for a 1x7 parameter, got 7/);
     // soap on a vector: no statistics or bases.
     const sv = saved('soap', {}, 1, 5);
     rejects({ ...sv.header, arrays: [...sv.header.arrays.slice(0, 2), { name: 'leftStatistic', dtype: 'f32', length: 1 }, sv.header.arrays[2]] }, [sv.blobs[0]!, sv.blobs[1]!, new Uint8Array(4), sv.blobs[2]!], /^loadState: header\.arrays\[2\] \('leftStatistic'\) is not an array a soap \(native\) state of a 1x5 parameter holds/);

@@ -1,5 +1,6 @@
 // Elementwise rules: one fused pass over W, G and the state (PyTorch's single-tensor formulas,
 // in the same order of operations, so trajectories match torch.optim closely in float32).
+#include <algorithm>
 #include <cmath>
 
 #include "../kernels.hpp"
@@ -166,6 +167,135 @@ void AdamStep(const RuleArgs& a) {
   AdamLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], s[7] != 0 ? a.buffers[2] : nullptr, a.size(),
            float(1.0 - s[0]), float(s[1]), float(1.0 - s[1]), float(s[2]), float(s[3]), keep, float(s[5]),
            float(s[6]));
+}
+
+
+// ------------------------------------------------------------------ the rest of torch.optim
+// PyTorch 2.x's single-tensor steps (torch/optim/<name>.py), in their order of float32 operations.
+
+namespace {
+
+// torch.maximum(a, b) for finite inputs.
+inline float Max(float a, float b) { return a > b ? a : b; }
+
+}  // namespace
+
+// scalars: beta1, beta2, eps, l2, decay, lr, mu, muNext, bc2; buffers: [expAvg, expAvgSq, muProduct (1)]
+// Not split into chunks: the μ product (one float32, as torch keeps it) is updated once per step.
+SPECOPT_DISPATCH
+static void NadamLoop(float* __restrict w, const float* __restrict g, float gs, float* __restrict m,
+                      float* __restrict v, size_t n, float c1, float b2, float c2, float eps, float l2, float keep,
+                      float bc2, float gradCoef, float momentumCoef) {
+  for (size_t i = 0; i < n; ++i) {
+    float wi = w[i] * keep;
+    float d = g[i] * gs + l2 * wi;
+    m[i] = m[i] + c1 * (d - m[i]);
+    v[i] = v[i] * b2 + c2 * d * d;
+    float denom = std::sqrt(v[i] / bc2) + eps;
+    // torch's addcdiv_: self + value·t1/t2, evaluated left to right.
+    wi = wi + gradCoef * d / denom;
+    w[i] = wi + momentumCoef * m[i] / denom;
+  }
+}
+
+void NadamStep(const RuleArgs& a) {
+  const double* s = a.scalars;
+  float keep = a.Decay(s[4]);
+  float* product = a.buffers[2];
+  // torch: mu_product *= mu (a float32 tensor times a Python float), then its value as a double.
+  float next = product[0] * float(s[6]);
+  double pi = double(next), muNext = s[7], lr = s[5];
+  double gradCoef = -lr * (1.0 - s[6]) / (1.0 - pi);
+  double momentumCoef = (-lr * muNext) / (1.0 - pi * muNext);
+  NadamLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], a.size(), float(1.0 - s[0]), float(s[1]),
+            float(1.0 - s[1]), float(s[2]), float(s[3]), keep, float(s[8]), float(gradCoef), float(momentumCoef));
+  product[0] = next;
+}
+
+// scalars: beta1, beta2, eps, l2, decay, lr, bc1, bc2Sqrt, rect (-1: not rectified yet)
+// buffers: [expAvg, expAvgSq]
+SPECOPT_DISPATCH
+static void RadamLoop(float* __restrict w, const float* __restrict g, float gs, float* __restrict m,
+                      float* __restrict v, size_t n, float c1, float b2, float c2, float eps, float l2, float keep,
+                      float lr, float bc1, float bc2Sqrt, float rect, bool rectified) {
+  for (size_t i = 0; i < n; ++i) {
+    float wi = w[i] * keep;
+    float d = g[i] * gs + l2 * wi;
+    m[i] = m[i] + c1 * (d - m[i]);
+    v[i] = v[i] * b2 + c2 * d * d;
+    float corrected = m[i] / bc1;
+    float step = rectified ? corrected * lr * (bc2Sqrt / (std::sqrt(v[i]) + eps)) * rect : corrected * lr;
+    w[i] = wi - step;
+  }
+}
+
+void RadamStep(const RuleArgs& a) {
+  const double* s = a.scalars;
+  float keep = a.Decay(s[4]);
+  RadamLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], a.size(), float(1.0 - s[0]), float(s[1]),
+            float(1.0 - s[1]), float(s[2]), float(s[3]), keep, float(s[5]), float(s[6]), float(s[7]), float(s[8]),
+            s[8] >= 0);
+}
+
+// scalars: beta1, beta2, eps, l2, clr (lr/(1 − β₁ᵗ)); buffers: [expAvg, expInf]
+SPECOPT_DISPATCH
+static void AdamaxLoop(float* __restrict w, const float* __restrict g, float gs, float* __restrict m,
+                       float* __restrict u, size_t n, float c1, float b2, float eps, float l2, float clr) {
+  for (size_t i = 0; i < n; ++i) {
+    float d = g[i] * gs + l2 * w[i];
+    m[i] = m[i] + c1 * (d - m[i]);
+    u[i] = Max(u[i] * b2, std::fabs(d) + eps);
+    w[i] = w[i] + -clr * m[i] / u[i];  // addcdiv_(exp_avg, exp_inf, value=-clr)
+  }
+}
+
+void AdamaxStep(const RuleArgs& a) {
+  const double* s = a.scalars;
+  AdamaxLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], a.size(), float(1.0 - s[0]), float(s[1]),
+             float(s[2]), float(s[3]), float(s[4]));
+}
+
+// scalars: lr, rho, eps, l2; buffers: [squareAvg, accDelta]
+SPECOPT_DISPATCH
+static void AdadeltaLoop(float* __restrict w, const float* __restrict g, float gs, float* __restrict sq,
+                         float* __restrict acc, size_t n, float lr, float rho, float oneMinusRho, float eps, float l2) {
+  for (size_t i = 0; i < n; ++i) {
+    float d = g[i] * gs + l2 * w[i];
+    sq[i] = sq[i] * rho + oneMinusRho * d * d;
+    float std_ = std::sqrt(sq[i] + eps);
+    float delta = std::sqrt(acc[i] + eps) / std_ * d;
+    acc[i] = acc[i] * rho + oneMinusRho * delta * delta;
+    w[i] = w[i] - lr * delta;
+  }
+}
+
+void AdadeltaStep(const RuleArgs& a) {
+  const double* s = a.scalars;
+  AdadeltaLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], a.size(), float(s[0]), float(s[1]),
+               float(1.0 - s[1]), float(s[2]), float(s[3]));
+}
+
+// scalars: etaMinus, etaPlus, stepSizeMin, stepSizeMax; buffers: [prev, stepSize]
+SPECOPT_DISPATCH
+static void RpropLoop(float* __restrict w, const float* __restrict g, float gs, float* __restrict prev,
+                      float* __restrict size, size_t n, float minus, float plus, float lo, float hi) {
+  for (size_t i = 0; i < n; ++i) {
+    float d = g[i] * gs;
+    float q = d * prev[i];  // its sign, as torch's sign(grad * prev)
+    float factor = q > 0 ? plus : q < 0 ? minus : 1.0f;
+    float st = std::min(std::max(size[i] * factor, lo), hi);
+    size[i] = st;
+    // torch: grad[sign.eq(etaminus)] = 0, comparing the factor (as float32) with η₋.
+    float kept = factor == minus ? 0.0f : d;
+    w[i] = w[i] - Sign(kept) * st;
+    prev[i] = kept;
+  }
+}
+
+void RpropStep(const RuleArgs& a) {
+  const double* s = a.scalars;
+  RpropLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], a.size(), float(s[0]), float(s[1]), float(s[2]),
+            float(s[3]));
 }
 
 }  // namespace specopt

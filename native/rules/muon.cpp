@@ -8,7 +8,8 @@
 
 namespace specopt {
 
-// scalars: lr, momentum, nesterov, nsSteps, scale, decay, method (0 newton-schulz, 1 svd)
+// scalars: lr, momentum, nesterov, nsSteps, scale, decay, method (0 newton-schulz, 1 svd), eps,
+// normalisation (0: X/(‖X‖ + eps), 1: X/max(‖X‖, eps)), coefficient sets K, then 3K coefficients
 // buffers: [momentum (rows*cols)]
 namespace {
 
@@ -45,8 +46,13 @@ void MuonStep(const RuleArgs& a) {
   // The direction first, the momentum written only once the orthogonalisation has succeeded.
   std::vector<float> X(n);
   for (size_t i = 0; i < n; ++i) X[i] = d.Of(d.Momentum(M[i], a.g[i]), a.g[i]);
+  NewtonSchulzOptions ns;
+  ns.eps = s[7];
+  ns.clampNorm = s[8] != 0;
+  ns.sets = size_t(s[9]);
+  ns.coefficients = s + 10;
   Orthogonalize(X.data(), a.rows, a.cols, s[6] != 0 ? OrthoMethod::kSvd : OrthoMethod::kNewtonSchulz,
-                size_t(s[3]), X.data());
+                size_t(s[3]), X.data(), ns);
   for (size_t i = 0; i < n; ++i) M[i] = d.Momentum(M[i], a.g[i]);
   float keep = a.Decay(s[5]);
   float step = float(s[0] * s[4]);

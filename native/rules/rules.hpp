@@ -39,6 +39,7 @@ void AdagradStep(const RuleArgs& a);
 void RmspropStep(const RuleArgs& a);
 void AdamStep(const RuleArgs& a);
 void AdafactorStep(const RuleArgs& a);
+void AdafactorTorchStep(const RuleArgs& a);
 void AdamMiniStep(const RuleArgs& a);
 void MuonStep(const RuleArgs& a);
 void MuonCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
@@ -48,6 +49,11 @@ void AdagradFullCheck(const RuleArgs& a);  // before any parameter of a multi-st
 void GaloreStep(const RuleArgs& a);
 void SoapStep(const RuleArgs& a);
 void SphereSgdStep(const RuleArgs& a);
+void NadamStep(const RuleArgs& a);
+void RadamStep(const RuleArgs& a);
+void AdamaxStep(const RuleArgs& a);
+void AdadeltaStep(const RuleArgs& a);
+void RpropStep(const RuleArgs& a);
 void SphereSgdCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
 
 }  // namespace specopt

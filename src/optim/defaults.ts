@@ -48,8 +48,14 @@ export const DEFAULTS = {
   adam: { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0, amsgrad: false },
   adamw: { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, ...SPECTRAL_DECAY },
   adafactor: {
+    /**
+     * 'transformers' (default): transformers' Adafactor. 'torch': torch.optim.Adafactor (its own
+     * defaults lr 1e-2 and eps [null, 1e-3] then apply: ADAFACTOR_VARIANTS in rules/adafactor.ts).
+     */
+    variant: 'transformers' as 'transformers' | 'torch',
     lr: null as number | null,
-    eps: [1e-30, 1e-3] as [number, number],
+    /** [eps1, eps2]; with variant 'torch' eps1 may be null: float32's machine epsilon, as torch's finfo(dtype).eps. */
+    eps: [1e-30, 1e-3] as [number | null, number],
     clipThreshold: 1,
     decayRate: -0.8,
     beta1: null as number | null,
@@ -57,6 +63,12 @@ export const DEFAULTS = {
     scaleParameter: true,
     relativeStep: true,
     warmupInit: false,
+    /** variant 'torch': β̂₂ = 1 − t^beta2Decay. */
+    beta2Decay: -0.8,
+    /** variant 'torch': the update's RMS clipping threshold (torch's d, >= 1). */
+    d: 1,
+    /** variant 'torch': ascend instead (the gradient negated). */
+    maximize: false,
     ...SPECTRAL_DECAY,
   },
   'adam-mini': {
@@ -101,15 +113,52 @@ export const DEFAULTS = {
     normalizeGrads: false,
     ...SPECTRAL_DECAY,
   },
+  // torch.optim's other rules (PyTorch 2.x defaults; torch/optim/<name>.py is the specification).
+  nadam: {
+    lr: 2e-3,
+    betas: [0.9, 0.999] as [number, number],
+    eps: 1e-8,
+    weightDecay: 0,
+    /** ψ of the momentum schedule μ_t = β₁(1 − ½·0.96^(t·ψ)). */
+    momentumDecay: 4e-3,
+    /** true: W ← W·(1 − lr·λ) (NAdamW); false: λ·W added to the gradient. */
+    decoupledWeightDecay: false,
+  },
+  radam: {
+    lr: 1e-3,
+    betas: [0.9, 0.999] as [number, number],
+    eps: 1e-8,
+    weightDecay: 0,
+    decoupledWeightDecay: false,
+  },
+  adamax: { lr: 2e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0 },
+  adadelta: { lr: 1.0, rho: 0.9, eps: 1e-6, weightDecay: 0 },
+  rprop: {
+    /** The initial step size of every entry (torch: only read when the state is made). */
+    lr: 1e-2,
+    /** [η₋, η₊]: the step-size factors on a sign change and on agreement. */
+    etas: [0.5, 1.2] as [number, number],
+    /** [min, max] of the step sizes. */
+    stepSizes: [1e-6, 50] as [number, number],
+  },
   muon: {
     lr: 0.02,
     momentum: 0.95,
     nesterov: true,
     nsSteps: 5,
     weightDecay: 0,
-    /** 'none': scale by √max(1, rows/cols) (KellerJordan); 'match-rms-adamw': 0.2·√max(rows, cols) (Moonshot). */
-    adjustLr: 'none' as 'none' | 'match-rms-adamw',
+    /**
+     * 'original' (torch's name; 'none' is the same): scale the update by √max(1, rows/cols)
+     * (KellerJordan); 'match-rms-adamw': by 0.2·√max(rows, cols) (Moonshot; torch's match_rms_adamw).
+     */
+    adjustLr: 'original' as 'original' | 'none' | 'match-rms-adamw',
     method: 'newton-schulz' as 'newton-schulz' | 'svd',
+    /** Newton-Schulz's (a, b, c): one triple for every step, or one per step (nsSteps triples, at most 18). */
+    nsCoefficients: [3.4445, -4.775, 2.0315] as number[] | number[][],
+    /** The Frobenius normalisation's eps. */
+    eps: 1e-7,
+    /** 'add': X/(‖X‖_F + eps) (KellerJordan/Muon); 'max': X/max(‖X‖_F, eps) (torch.optim.Muon). */
+    epsMode: 'add' as 'add' | 'max',
     ...SPECTRAL_DECAY,
   },
 };

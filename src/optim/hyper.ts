@@ -39,7 +39,9 @@ const CHOICES: Record<string, readonly string[]> = {
   nonFinite: ['throw', 'skip'],
   axis: ['all', 'rows', 'cols'],
   norm: ['l2', 'linf'],
-  adjustLr: ['none', 'match-rms-adamw'],
+  adjustLr: ['original', 'none', 'match-rms-adamw'],
+  variant: ['transformers', 'torch'],
+  epsMode: ['add', 'max'],
   method: ['newton-schulz', 'svd'],
   grafting: ['none', 'sgd', 'adagrad', 'adam'],
   projector: ['svd', 'randomized'],
@@ -94,7 +96,23 @@ export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper
     if (Object.hasOwn(CHOICES, key) && !CHOICES[key].includes(value as string)) {
       throw new TypeError(`${rule}: ${key} must be ${CHOICES[key].map((c) => `'${c}'`).join(' | ')}, got '${String(value)}'`);
     }
-    out[key] = Array.isArray(value) ? [...value] : value;
+    // Copies (nsCoefficients nests triples): the caller's arrays changing later changes nothing.
+    out[key] = Array.isArray(value) ? value.map((v) => (Array.isArray(v) ? [...v] : v)) : value;
+  }
+  // A rule with variants (adafactor): the variant's own defaults for what was not given, and its
+  // refusal of what it does not use.
+  const variants = RULE_SPECS[rule].variants;
+  if (variants !== undefined) {
+    const name = out.variant as string;
+    const variant = variants[name];
+    const given = new Set(entries.filter(([, v]) => v !== undefined).map(([k]) => k));
+    for (const [key, value] of Object.entries(variant.defaults)) if (!given.has(key)) out[key] = value;
+    for (const key of variant.unused) {
+      // (Its default value is accepted: a config lists every hyperparameter.)
+      if (given.has(key) && JSON.stringify(out[key]) !== JSON.stringify(defaults[key])) {
+        throw new TypeError(`${rule}: ${key} does not apply to variant '${name}'`);
+      }
+    }
   }
   const iters = (out as { spectralIters?: number }).spectralIters ?? 1;
   if (!Number.isInteger(iters) || iters < 1) throw new RangeError(`${rule}: spectralIters must be an integer >= 1, got ${iters}`);

@@ -133,7 +133,7 @@ export class Optimizer<R extends RuleName = RuleName> {
     this.scheduled = scheduledValues(this.given);
     this.backend = backend;
     this.spec = RULE_SPECS[rule] as RuleSpec<RuleName>;
-    this.kernelId = KERNEL_IDS[this.spec.kernel];
+    this.kernelId = KERNEL_IDS[this.spec.kernelOf?.(this.given as never) ?? this.spec.kernel];
     [this.spectral, this.spectralDecay, this.warmStart] = this.structure(this.given);
   }
 
@@ -217,6 +217,8 @@ export class Optimizer<R extends RuleName = RuleName> {
   /** Why `next` would change the state's arrays (for a shape seen so far or any probe shape), or null. */
   private layoutChange(next: Hyper<R>, reference: RefOptimizer | undefined): string | null {
     const [spectral, spectralDecay, warmStart] = this.structure(next);
+    const kernel = (h: Hyper<R>) => this.spec.kernelOf?.(h as never) ?? this.spec.kernel;
+    if (kernel(next) !== kernel(this.given)) return 'it would change the native rule';
     if (spectralDecay !== this.spectralDecay) return `it would ${spectralDecay ? 'start' : 'stop'} the spectral weight decay`;
     if (warmStart !== this.warmStart) return `it would ${warmStart ? 'add' : 'drop'} the spectral warm-start vector`;
     if (spectral.weightDecayNorm !== this.spectral.weightDecayNorm) return 'it would change the weight decay norm';

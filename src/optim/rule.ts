@@ -18,12 +18,15 @@ export type StateLength = number | null | { readonly what: string; readonly test
 export interface StateArraySpec {
   readonly name: string;
   length(rows: number, cols: number): StateLength;
-  /** Kept only with some hyperparameters (sgd's momentum buffer); otherwise every state of a shape it has a length for holds it. */
-  readonly optional: boolean;
+  /**
+   * Kept only with some hyperparameters (sgd's momentum buffer), for every shape or for the shapes
+   * this says; otherwise every state of a shape it has a length for holds it.
+   */
+  readonly optional: boolean | ((rows: number, cols: number) => boolean);
 }
 
-/** The scalar values a reference state holds: a flag, or a count (a non-negative integer). */
-export type StateValueKind = 'boolean' | 'count';
+/** The scalar values a reference state holds: a flag, a count (a non-negative integer), or a finite number. */
+export type StateValueKind = 'boolean' | 'count' | 'number';
 
 /**
  * Every array a state of the rule may hold, per backend, in canonical order: the order init()
@@ -38,8 +41,12 @@ export interface StateSpec {
 }
 
 /** A StateArraySpec; `optional` when only some hyperparameters keep it. */
-export function stateArray(name: string, length: (rows: number, cols: number) => StateLength, optional: 'optional' | 'always' = 'always'): StateArraySpec {
-  return { name, length, optional: optional === 'optional' };
+export function stateArray(
+  name: string,
+  length: (rows: number, cols: number) => StateLength,
+  optional: 'optional' | 'always' | ((rows: number, cols: number) => boolean) = 'always',
+): StateArraySpec {
+  return { name, length, optional: typeof optional === 'function' ? optional : optional === 'optional' };
 }
 
 /** Lengths the state specs share: one per entry, rows², cols². */
@@ -55,6 +62,13 @@ export interface RuleSpec<R extends RuleName> {
    * that never change the state's layout, as 'name' or 'name[index]' (betas[0]).
    */
   readonly schedulable: readonly string[];
+  /**
+   * Rules with a `variant` hyperparameter (adafactor): per variant, the defaults it has in place of
+   * DEFAULTS' (for what was not given) and the hyperparameters it does not use (refused if given).
+   */
+  readonly variants?: Readonly<Record<string, { readonly defaults: Readonly<Record<string, unknown>>; readonly unused: readonly string[] }>>;
+  /** The native loop of these hyperparameters when it is not `kernel` (adafactor's variant 'torch'). */
+  kernelOf?(h: HyperOf<R>): string;
   /** Range checks beyond the types, with messages naming the hyperparameter. */
   check(h: HyperOf<R>): void;
   /** The decoupled-decay coefficient is nonzero (so weightDecayNorm 'spectral' has work to do). */

@@ -180,6 +180,9 @@ export function checkStateValues(fail: StateFail, at: string, rule: RuleName, ba
     const value = values[key];
     if (kinds[key] === 'boolean') {
       if (typeof value !== 'boolean') fail('type', `${at}.values.${key} must be a boolean, got ${show(value)}`);
+    } else if (kinds[key] === 'number') {
+      if (typeof value !== 'number') fail('type', `${at}.values.${key} must be a finite number, got ${show(value)}`);
+      if (!Number.isFinite(value)) fail('range', `${at}.values.${key} must be a finite number, got ${value}`);
     } else {
       if (typeof value !== 'number') fail('type', `${at}.values.${key} must be a non-negative integer, got ${show(value)}`);
       if (!Number.isSafeInteger(value) || value < 0) fail('range', `${at}.values.${key} must be a non-negative integer, got ${value}`);
@@ -229,7 +232,8 @@ function checkStateArrays(fail: StateFail, at: string, head: Head, list: readonl
     }
   }
   for (const s of specs) {
-    if (!s.optional && s.length(rows, cols) !== null && !seen.has(s.name)) {
+    const optional = typeof s.optional === 'function' ? s.optional(rows, cols) : s.optional;
+    if (!optional && s.length(rows, cols) !== null && !seen.has(s.name)) {
       fail('range', `${at}.arrays lacks '${s.name}', which every ${rule} (${backend}) state of a ${rows}x${cols} parameter holds`);
     }
   }

@@ -13,6 +13,11 @@ import { galore } from './galore.js';
 import { muon } from './muon.js';
 import { shampoo, shampoo2 } from './shampoo.js';
 import { soap } from './soap.js';
+import { nadam } from './nadam.js';
+import { radam } from './radam.js';
+import { adamax } from './adamax.js';
+import { adadelta } from './adadelta.js';
+import { rprop } from './rprop.js';
 import { sphereSgd } from './sphereSgd.js';
 
 export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
@@ -32,4 +37,9 @@ export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   'adagrad-full': adagradFull,
   'galore-adamw': galore,
   soap,
+  nadam,
+  radam,
+  adamax,
+  adadelta,
+  rprop,
 };

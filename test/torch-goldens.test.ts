@@ -1,0 +1,166 @@
+// The native rules against golden trajectories recorded from PyTorch's own torch.optim classes
+// (test/fixtures/torch-optim-goldens.json, made by make_optim_goldens.py with torch 2.13 CPU):
+// the same initial parameter and gradients, 24 steps, on 1x7, 7x1, 6x6, 9x4 and 4x9.
+//
+// Measure, per step t: err_t = max_i |w_specopt − w_torch32| in units of u·S_t, with u = 2⁻²⁴ and
+// S_t = Σ_{s≤t} (‖w64_s‖∞ + ‖Δw64_s‖∞) from torch's float64 run (the scale of optim-helpers.ts'
+// cross-check: both float32 runs round each step's weight and update, so their distance grows by a
+// few u·(|w| + |Δw|) per step). A mis-specified rule (a wrong bias correction, eps in the wrong
+// place, a decay applied to the wrong weight) is off by orders of magnitude more: the test shows it
+// on deliberately wrong hyperparameters.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { Matrix, createOptimizer, type RuleName } from '../src/index.js';
+
+interface Run {
+  dtype: 'float32' | 'float64';
+  defaultDtype: string;
+  ns?: string;
+  w: string;
+}
+interface Case {
+  id: string;
+  rule: string;
+  label: string;
+  hyper: Record<string, unknown>;
+  shape: [number, number];
+  steps: number;
+  w0: string;
+  grads: string;
+  runs: Run[];
+}
+
+const GOLDENS = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'torch-optim-goldens.json'), 'utf8')) as { torch: string; cases: Case[]; torchDefaults: Record<string, Record<string, unknown>> };
+const U = 2 ** -24;
+
+function decode(b64: string, dtype: 'float32' | 'float64'): Float32Array | Float64Array {
+  const bytes = Buffer.from(b64, 'base64');
+  const copy = new Uint8Array(bytes); // aligned
+  return dtype === 'float32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
+}
+
+/** The native run of a case and its units against torch's float32 run (see the header). */
+/**
+ * The native run of a case and its units against torch's float32 run (see the header). Muon's
+ * runs are chosen by their Newton-Schulz precision: 'float32' (torch's iteration run in the
+ * parameter's dtype; the float64 scale from the 'float64' run) or 'bfloat16' (the real class).
+ */
+function units(c: Case, hyper: Record<string, unknown> = specoptHyper(c), ns: 'float32' | 'bfloat16' = 'float32') {
+  const [rows, cols] = c.shape;
+  const n = rows * cols;
+  const grads = decode(c.grads, 'float32') as Float32Array;
+  const torch32 = c.runs.find((r) => r.dtype === 'float32' && (r.ns === undefined || r.ns === ns))!;
+  const torch64 = c.runs.find((r) => r.dtype === 'float64' && (r.ns === undefined || r.ns === (ns === 'float32' ? 'float64' : ns)))!;
+  const w32 = decode(torch32.w, 'float32');
+  const w64 = decode(torch64.w, 'float64');
+  const opt = createOptimizer(c.rule as RuleName, hyper as never);
+  const param = new Matrix(rows, cols, decode(c.w0, 'float32') as Float32Array);
+  const w0 = Float64Array.from(param.data);
+  const state = opt.init(param);
+  let scale = 0;
+  let worst = 0;
+  let prev = w0;
+  for (let t = 0; t < c.steps; t++) {
+    opt.step(param, new Matrix(rows, cols, grads.slice(t * n, (t + 1) * n)), state);
+    const ref64 = w64.subarray(t * n, (t + 1) * n);
+    let wInf = 0, dInf = 0, err = 0;
+    for (let i = 0; i < n; i++) {
+      wInf = Math.max(wInf, Math.abs(ref64[i]));
+      dInf = Math.max(dInf, Math.abs(ref64[i] - prev[i]));
+      err = Math.max(err, Math.abs(param.data[i] - w32[t * n + i]));
+    }
+    prev = Float64Array.from(ref64);
+    scale += wInf + dInf;
+    worst = Math.max(worst, Number.isNaN(err) ? Infinity : err / (U * scale));
+  }
+  let moved = 0;
+  for (let i = 0; i < n; i++) moved = Math.max(moved, Math.abs(prev[i] - w0[i]));
+  return { units: worst, moved };
+}
+
+/** The case's hyperparameters as specopt takes them: torch.optim.Muon is muon with epsMode 'max'. */
+function specoptHyper(c: Case): Record<string, unknown> {
+  return c.rule === 'muon' ? { ...c.hyper, epsMode: 'max' } : c.hyper;
+}
+
+// Tolerances in units of u·S_t (measured worst cases in the comment; a wrong rule below is
+// more than 50 times outside).
+// Measured: nadam 0.14, radam 0.01, adamax 0.09, adadelta 0.48, rprop 0 (bit for bit), muon 0.84
+// (against torch's iteration in float32; against its real bfloat16 one: ~1000, see below),
+// adafactor (variant 'torch') 1.08.
+const K: Record<string, number> = { nadam: 4, radam: 4, adamax: 4, adadelta: 4, rprop: 1, muon: 4, adafactor: 4 };
+const NATIVE = Object.keys(K);
+
+describe(`golden trajectories from torch.optim (torch ${GOLDENS.torch})`, () => {
+  for (const rule of NATIVE) {
+    const cases = GOLDENS.cases.filter((c) => c.rule === rule);
+    it(`${rule}: ${cases.length} cases (${[...new Set(cases.map((c) => c.label))].join('; ')}) within ${K[rule]} units of torch's float32 run`, () => {
+      expect(cases.length).toBeGreaterThanOrEqual(10);
+      let worst = 0;
+      for (const c of cases) {
+        const r = units(c);
+        expect(r.moved, c.id).toBeGreaterThan(0);
+        expect(r.units, `${c.id}: ${r.units.toFixed(2)} units`).toBeLessThanOrEqual(K[rule]);
+        worst = Math.max(worst, r.units);
+      }
+      console.log(`${rule}: worst ${worst.toFixed(2)} units of u·S over ${cases.length} cases`);
+    });
+  }
+
+  it("muon against torch.optim.Muon's bfloat16 iteration: loose by nature (measured and printed)", () => {
+    const cases = GOLDENS.cases.filter((c) => c.rule === 'muon');
+    let worst = 0;
+    for (const c of cases) worst = Math.max(worst, units(c, specoptHyper(c), 'bfloat16').units);
+    console.log(`muon vs torch's bfloat16 Newton-Schulz: worst ${worst.toFixed(0)} units of u·S over ${cases.length} cases`);
+    // bfloat16 has 8 significant bits: its rounding, not the rule, separates the runs.
+    expect(worst).toBeGreaterThan(K.muon);
+    expect(worst).toBeLessThan(2 ** 16 * 24);
+  });
+
+  it('the defaults are torch\'s', async () => {
+    const { OPTIMIZER_DEFAULTS } = await import('../src/index.js');
+    const map: Record<string, [string, string][]> = {
+      NAdam: [['lr', 'lr'], ['betas', 'betas'], ['eps', 'eps'], ['weight_decay', 'weightDecay'], ['momentum_decay', 'momentumDecay'], ['decoupled_weight_decay', 'decoupledWeightDecay']],
+      RAdam: [['lr', 'lr'], ['betas', 'betas'], ['eps', 'eps'], ['weight_decay', 'weightDecay'], ['decoupled_weight_decay', 'decoupledWeightDecay']],
+      Adamax: [['lr', 'lr'], ['betas', 'betas'], ['eps', 'eps'], ['weight_decay', 'weightDecay']],
+      Adadelta: [['lr', 'lr'], ['rho', 'rho'], ['eps', 'eps'], ['weight_decay', 'weightDecay']],
+      Rprop: [['lr', 'lr'], ['etas', 'etas'], ['step_sizes', 'stepSizes']],
+    };
+    for (const [cls, pairs] of Object.entries(map)) {
+      const torch = GOLDENS.torchDefaults[cls.toLowerCase()];
+      expect(torch, cls).toBeDefined();
+      const ours = OPTIMIZER_DEFAULTS[cls.toLowerCase() as RuleName] as Record<string, unknown>;
+      for (const [t, s] of pairs) expect(ours[s], `${cls}.${t}`).toEqual(torch[t]);
+    }
+    // Adafactor's variant 'torch' takes torch's defaults.
+    const af = createOptimizer('adafactor', { variant: 'torch' }).hyper as Record<string, unknown>;
+    const tf = GOLDENS.torchDefaults.adafactor;
+    for (const [t, s] of [['lr', 'lr'], ['beta2_decay', 'beta2Decay'], ['eps', 'eps'], ['d', 'd'], ['weight_decay', 'weightDecay'], ['maximize', 'maximize']]) {
+      expect(af[s], `Adafactor.${t}`).toEqual(tf[t]);
+    }
+    // Muon keeps KellerJordan's lr 0.02 and weight decay 0; the iteration's settings are torch's.
+    const mu = OPTIMIZER_DEFAULTS.muon as Record<string, unknown>;
+    const tm = GOLDENS.torchDefaults.muon;
+    for (const [t, s] of [['momentum', 'momentum'], ['nesterov', 'nesterov'], ['ns_steps', 'nsSteps'], ['eps', 'eps'], ['ns_coefficients', 'nsCoefficients']]) {
+      expect(mu[s], `Muon.${t}`).toEqual(tm[t]);
+    }
+  });
+
+  it('a wrong rule is far outside: a wrong bias correction, a wrong eps, a decay of the wrong kind', () => {
+    const pick = (id: string) => GOLDENS.cases.find((c) => c.id === id)!;
+    const wrongs: [Case, Record<string, unknown>][] = [
+      [pick('nadam/defaults/6x6'), { ...pick('nadam/defaults/6x6').hyper, betas: [0.9, 0.99] }],
+      [pick('radam/defaults/9x4'), { ...pick('radam/defaults/9x4').hyper, betas: [0.9, 0.99] }],
+      [pick('rprop/defaults/6x6'), { ...pick('rprop/defaults/6x6').hyper, etas: [0.5, 1.25] }],
+      [pick('adamax/defaults/4x9'), { ...pick('adamax/defaults/4x9').hyper, eps: 1e-2 }],
+      [pick('adadelta/defaults/6x6'), { ...pick('adadelta/defaults/6x6').hyper, rho: 0.91 }],
+    ];
+    wrongs.push([pick('adafactor/defaults/6x6'), { ...pick('adafactor/defaults/6x6').hyper, beta2Decay: -0.7 }]);
+    wrongs.push([pick('muon/defaults/9x4'), { ...specoptHyper(pick('muon/defaults/9x4')), adjustLr: 'match-rms-adamw' }]);
+    const decoupled = GOLDENS.cases.find((c) => c.rule === 'nadam' && c.hyper.decoupledWeightDecay === true && c.shape[0] === 6)!;
+    wrongs.push([decoupled, { ...decoupled.hyper, decoupledWeightDecay: false }]);
+    for (const [c, hyper] of wrongs) expect(units(c, hyper).units, `${c.id} with ${JSON.stringify(hyper)}`).toBeGreaterThan(50 * K[c.rule]);
+  });
+});
