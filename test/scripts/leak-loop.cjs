@@ -22,6 +22,7 @@ function stepManyLoop() {
 const routines = {
   sync: () => everySync(48, 1),
   async: async () => Promise.all(everyAsync(48, 1)),
+  asyncShared: async () => Promise.all(everyAsync(48, 1, true)),
   stepMany: stepManyLoop(),
   // A fresh (unkept) batch every time, and a failing step.
   step: () => {

@@ -6,7 +6,7 @@ const { everyAsync, everySync, digest } = require('./async-work.cjs');
 if (!isMainThread) {
   // Queue jobs of every kind (never awaited), then say so; the main thread terminates us at
   // once, or after a delay, or before the message when workerData.early is set.
-  for (let k = 0; k < workerData.rounds; k++) for (const p of everyAsync(96, k)) p.catch(() => {});
+  for (let k = 0; k < workerData.rounds; k++) for (const p of everyAsync(96, k, k === 1)) p.catch(() => {});
   parentPort.postMessage('queued');
 } else {
   const count = Number(process.argv[2] ?? 50);
@@ -16,7 +16,7 @@ if (!isMainThread) {
     for (let i = 0; i < count; i++) {
       const mode = i % 3; // 0: on the message, 1: a few ms after it, 2: without waiting for it
       const worker = new Worker(__filename, { workerData: { rounds: 3 } });
-      const own = Promise.all(everyAsync(64, 1)); // the main thread's jobs meanwhile
+      const own = Promise.all(everyAsync(64, 1, i % 2 === 1)); // the main thread's jobs meanwhile
       if (mode !== 2) await new Promise((resolve) => worker.once('message', resolve));
       if (mode === 1) await new Promise((resolve) => setTimeout(resolve, 3));
       if (mode === 2) await new Promise((resolve) => setTimeout(resolve, (i * 7) % 40));
