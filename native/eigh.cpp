@@ -60,20 +60,18 @@ Napi::Value Eigh(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EighAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   FloatView s;
   size_t n = ParseEigh(info, &s);
   struct State {
-    std::vector<float> s, values, vectors;
+    Input s;
+    Output values, vectors;
   };
-  auto state = std::make_shared<State>();
-  state->s = Copy(s);
-  state->values.resize(n);
-  state->vectors.resize(n * n);
+  auto state = std::shared_ptr<State>(new State{{env, info[0], s}, {env, n}, {env, n * n}});
   return Job::Start(
-      info.Env(),
-      [=] { SymmetricEigen(state->s.data(), n, state->values.data(), state->vectors.data()); },
+      env, [=] { SymmetricEigen(state->s.Data(), n, state->values.Zeroed(), state->vectors.Zeroed()); },
       [=](Napi::Env env) -> Napi::Value {
-        return Tuple(env, {ToArray(env, state->values), ToArray(env, state->vectors)});
+        return Tuple(env, {state->values.Take(env), state->vectors.Take(env)});
       });
 }
 

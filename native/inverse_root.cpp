@@ -65,13 +65,18 @@ Napi::Value InverseRootSync(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value InverseRootAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   RootArgs r = ParseRoot(info);
-  auto data = std::make_shared<std::vector<float>>(Copy(r.s));
   size_t n = r.n;
   double p = r.p, eps = r.eps;
+  struct State {
+    Input s;
+    Output out;
+  };
+  auto state = std::shared_ptr<State>(new State{{env, info[0], r.s}, {env, n * n}});
   return Job::Start(
-      info.Env(), [=] { InverseRoot(data->data(), n, p, eps, data->data()); },
-      [=](Napi::Env env) -> Napi::Value { return ToArray(env, *data); });
+      env, [=] { InverseRoot(state->s.Data(), n, p, eps, state->out.Zeroed()); },
+      [=](Napi::Env env) -> Napi::Value { return state->out.Take(env); });
 }
 
 }  // namespace specopt

@@ -1,7 +1,22 @@
 #include "job.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <new>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define SPECOPT_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define SPECOPT_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define SPECOPT_POISON(p, n)
+#define SPECOPT_UNPOISON(p, n)
+#endif
 
 namespace specopt {
 
@@ -178,6 +193,180 @@ bool Job::Settle(napi_env env, napi_status status) {
   }
   napi_close_handle_scope(env, scope);
   return true;  // JS can run: the queue goes on (a step above that failed leaves this promise unsettled)
+}
+
+namespace {
+
+// Blocks released by jobs, kept for the next ones: at most kPoolBlocks of them and kPoolBytes in
+// all, the least recently released dropped first. Never destroyed: a job may release its block
+// on a libuv thread while the process exits. Under ASan, pooled blocks are poisoned: a use after
+// release is reported as if they had been freed.
+constexpr size_t kPooledMin = size_t{256} << 10, kPoolBytes = size_t{64} << 20, kPoolBlocks = 8;
+struct Pool {
+  std::mutex mutex;
+  std::vector<std::pair<float*, size_t>> blocks;  // (data, capacity), oldest first
+  size_t bytes = 0;
+};
+Pool& ThePool() {
+  static Pool* pool = new Pool;
+  return *pool;
+}
+
+}  // namespace
+
+void StreamCopy(float* to, const float* from, size_t count) {
+#if defined(__SSE2__)
+  if (count * sizeof(float) >= kPooledMin) {
+    size_t i = 0;
+    for (; i < count && reinterpret_cast<uintptr_t>(to + i) % 16 != 0; ++i) std::memcpy(to + i, from + i, sizeof(float));
+    for (; i + 16 <= count; i += 16) {
+      __m128 a = _mm_loadu_ps(from + i), b = _mm_loadu_ps(from + i + 4), c = _mm_loadu_ps(from + i + 8),
+             d = _mm_loadu_ps(from + i + 12);
+      _mm_stream_ps(to + i, a);
+      _mm_stream_ps(to + i + 4, b);
+      _mm_stream_ps(to + i + 8, c);
+      _mm_stream_ps(to + i + 12, d);
+    }
+    if (i < count) std::memcpy(to + i, from + i, (count - i) * sizeof(float));
+    _mm_sfence();  // streaming stores are weakly ordered: done before another thread reads them
+    return;
+  }
+#endif
+  if (count > 0) std::memcpy(to, from, count * sizeof(float));
+}
+
+Block::Block(size_t count) : size_(count) {
+  if (count == 0) return;
+  if (count * sizeof(float) >= kPooledMin) {
+    // The smallest pooled block that fits, unless it is more than twice the size.
+    Pool& pool = ThePool();
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    auto best = pool.blocks.end();
+    for (auto it = pool.blocks.begin(); it != pool.blocks.end(); ++it) {
+      if (it->second >= count && it->second / 2 <= count && (best == pool.blocks.end() || it->second < best->second)) best = it;
+    }
+    if (best != pool.blocks.end()) {
+      data_ = best->first;
+      capacity_ = best->second;
+      pool.bytes -= capacity_ * sizeof(float);
+      pool.blocks.erase(best);
+      SPECOPT_UNPOISON(data_, capacity_ * sizeof(float));
+      return;
+    }
+  }
+  data_ = static_cast<float*>(std::malloc(count * sizeof(float)));
+  if (data_ == nullptr) throw std::bad_alloc();
+  capacity_ = count;
+}
+
+Block& Block::operator=(Block&& other) noexcept {
+  if (this != &other) {
+    Release();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+  }
+  return *this;
+}
+
+void Block::Release() {
+  float* data = std::exchange(data_, nullptr);
+  size_t bytes = capacity_ * sizeof(float);
+  size_ = capacity_ = 0;
+  if (data == nullptr) return;
+  if (bytes < kPooledMin || bytes > kPoolBytes) {
+    std::free(data);
+    return;
+  }
+  std::vector<std::pair<float*, size_t>> dropped;
+  SPECOPT_POISON(data, bytes);
+  {
+    Pool& pool = ThePool();
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    pool.blocks.emplace_back(data, bytes / sizeof(float));
+    pool.bytes += bytes;
+    while (pool.blocks.size() > kPoolBlocks || pool.bytes > kPoolBytes) {
+      dropped.push_back(pool.blocks.front());
+      pool.bytes -= pool.blocks.front().second * sizeof(float);
+      pool.blocks.erase(pool.blocks.begin());
+    }
+  }
+  for (auto& block : dropped) {
+    SPECOPT_UNPOISON(block.first, block.second * sizeof(float));
+    std::free(block.first);
+  }
+}
+
+Input::Input(napi_env env, napi_value array, const FloatView& view)
+    : env_(env), source_(view.data), length_(view.length) {
+  // A typed array's buffer is an ArrayBuffer or a SharedArrayBuffer: napi_is_arraybuffer is
+  // false only for the latter (Node 20's Node-API has no direct test for it). Anything unsure
+  // takes the safe way, the copy now.
+  napi_value buffer = nullptr;
+  bool plain = true;
+  if (length_ > 0 && napi_get_typedarray_info(env, array, nullptr, nullptr, nullptr, &buffer, nullptr) == napi_ok &&
+      buffer != nullptr && napi_is_arraybuffer(env, buffer, &plain) == napi_ok && !plain &&
+      napi_create_reference(env, array, 1, &shared_) == napi_ok) {
+    return;
+  }
+  shared_ = nullptr;
+  copy_ = Block(length_);
+  StreamCopy(copy_.data(), source_, length_);
+  copied_ = true;
+}
+
+Input::~Input() {
+  if (shared_ != nullptr) napi_delete_reference(env_, shared_);
+}
+
+float* Input::Data() {
+  if (!copied_) {
+    // Other threads may write the SharedArrayBuffer meanwhile: the job computes on this snapshot.
+    copy_ = Block(length_);
+    StreamCopy(copy_.data(), source_, length_);
+    copied_ = true;
+  }
+  return copy_.data();
+}
+
+// Node 20's Buffer is limited to 2^32 bytes; larger outputs take a (zero-filled) ArrayBuffer.
+constexpr size_t kMaxBufferBytes = size_t{1} << 32;
+
+Output::Output(napi_env env, size_t count) : env_(env), count_(count) {
+  size_t bytes = count * sizeof(float);
+  napi_value made = nullptr, buffer = nullptr;
+  void* data = nullptr;
+  bool ok = bytes <= kMaxBufferBytes && napi_create_buffer(env, bytes, &data, &made) == napi_ok &&
+            napi_get_typedarray_info(env, made, nullptr, nullptr, nullptr, &buffer, &offset_) == napi_ok &&
+            offset_ % sizeof(float) == 0;
+  bool pending = false;
+  if (!ok && napi_is_exception_pending(env, &pending) == napi_ok && !pending) {
+    offset_ = 0;
+    ok = napi_create_arraybuffer(env, bytes, &data, &buffer) == napi_ok;
+  }
+  if (!ok || napi_create_reference(env, buffer, 1, &buffer_) != napi_ok) {
+    buffer_ = nullptr;
+    throw Napi::Error::New(env);  // the pending exception, or Node-API's last error
+  }
+  data_ = static_cast<float*>(data);
+}
+
+Output::~Output() {
+  if (buffer_ != nullptr) napi_delete_reference(env_, buffer_);
+}
+
+float* Output::Zeroed() const {
+  if (count_ > 0) std::memset(data_, 0, count_ * sizeof(float));
+  return data_;
+}
+
+Napi::Float32Array Output::Take(Napi::Env env) const {
+  napi_value buffer = nullptr, array = nullptr;
+  if (napi_get_reference_value(env, buffer_, &buffer) != napi_ok || buffer == nullptr ||
+      napi_create_typedarray(env, napi_float32_array, count_, buffer, offset_, &array) != napi_ok) {
+    throw Napi::Error::New(env);
+  }
+  return Napi::Float32Array(env, array);
 }
 
 }  // namespace specopt

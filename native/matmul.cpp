@@ -80,25 +80,38 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value MatmulAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   MatmulArgs r = ParseMatmul(info);
+  // `out`'s values are an input when beta != 0 (read when a shared buffer's are: see Input).
   struct State {
-    std::vector<float> a, b, c;
+    Input a, b;
+    std::unique_ptr<Input> c0;
+    Block zeros;  // C when beta == 0
+    float* c = nullptr;
   };
-  auto state = std::make_shared<State>();
-  state->a = Copy(r.a);
-  state->b = Copy(r.b);
-  state->c = r.beta == 0.0f ? std::vector<float>(r.out.length) : Copy(r.out);
+  auto state = std::shared_ptr<State>(new State{{env, info[0], r.a}, {env, info[3], r.b}, nullptr, Block(), nullptr});
+  if (r.beta != 0.0f) state->c0.reset(new Input(env, info[10], r.out));
   auto outRef = std::make_shared<Napi::Reference<Napi::Float32Array>>(
       Napi::Persistent(info[10].As<Napi::Float32Array>()));
   GemmShape shape = r.shape;
   float alpha = r.alpha, beta = r.beta;
+  size_t count = r.out.length;
   return Job::Start(
-      info.Env(),
-      [=] { Gemm(shape, state->a.data(), state->b.data(), alpha, beta, state->c.data()); },
+      env,
+      [=] {
+        if (state->c0 != nullptr) {
+          state->c = state->c0->Data();
+        } else {
+          state->zeros = Block(count);
+          state->c = state->zeros.data();
+          if (count > 0) std::memset(state->c, 0, count * sizeof(float));
+        }
+        Gemm(shape, state->a.Data(), state->b.Data(), alpha, beta, state->c);
+      },
       [=](Napi::Env env) -> Napi::Value {
         // The result is written only now, on the main thread, after re-checking `out`.
-        FloatView out = Floats(env, outRef->Value(), state->c.size(), "matmulAsync: out.data");
-        std::copy(state->c.begin(), state->c.end(), out.data);
+        FloatView out = Floats(env, outRef->Value(), count, "matmulAsync: out.data");
+        StreamCopy(out.data, state->c, count);
         return env.Undefined();
       });
 }

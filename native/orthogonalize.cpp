@@ -136,13 +136,18 @@ Napi::Value OrthogonalizeSync(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value OrthogonalizeAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   OrthoArgs r = ParseOrtho(info);
-  auto data = std::make_shared<std::vector<float>>(Copy(r.g));
   size_t m = r.m, n = r.n, steps = r.steps;
   OrthoMethod method = r.method;
+  struct State {
+    Input g;
+    Output out;
+  };
+  auto state = std::shared_ptr<State>(new State{{env, info[0], r.g}, {env, m * n}});
   return Job::Start(
-      info.Env(), [=] { Orthogonalize(data->data(), m, n, method, steps, data->data()); },
-      [=](Napi::Env env) -> Napi::Value { return ToArray(env, *data); });
+      env, [=] { Orthogonalize(state->g.Data(), m, n, method, steps, state->out.Zeroed()); },
+      [=](Napi::Env env) -> Napi::Value { return state->out.Take(env); });
 }
 
 Napi::Value SpectralNormGradSync(const Napi::CallbackInfo& info) {
@@ -155,13 +160,17 @@ Napi::Value SpectralNormGradSync(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SpectralNormGradAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   size_t m = 0, n = 0;
   FloatView w = ParseMatrix(info, "spectralNormGradAsync", &m, &n);
-  auto data = std::make_shared<std::vector<float>>(Copy(w));
-  auto out = std::make_shared<std::vector<float>>(m * n);
+  struct State {
+    Input w;
+    Output out;
+  };
+  auto state = std::shared_ptr<State>(new State{{env, info[0], w}, {env, m * n}});
   return Job::Start(
-      info.Env(), [=] { SpectralNormGradient(data->data(), m, n, out->data()); },
-      [=](Napi::Env env) -> Napi::Value { return ToArray(env, *out); });
+      env, [=] { SpectralNormGradient(state->w.Data(), m, n, state->out.Zeroed()); },
+      [=](Napi::Env env) -> Napi::Value { return state->out.Take(env); });
 }
 
 }  // namespace specopt

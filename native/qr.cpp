@@ -94,20 +94,17 @@ Napi::Value Qr(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value QrAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   QrArgs r = ParseQr(info);
   size_t m = r.m, n = r.n, k = std::min(m, n);
   struct State {
-    std::vector<float> a, Q, R;
+    Input a;
+    Output Q, R;
   };
-  auto state = std::make_shared<State>();
-  state->a = Copy(r.a);
-  state->Q.resize(m * k);
-  state->R.resize(k * n);
+  auto state = std::shared_ptr<State>(new State{{env, info[0], r.a}, {env, m * k}, {env, k * n}});
   return Job::Start(
-      info.Env(), [=] { ThinQr(state->a.data(), m, n, state->Q.data(), state->R.data()); },
-      [=](Napi::Env env) -> Napi::Value {
-        return Tuple(env, {ToArray(env, state->Q), ToArray(env, state->R)});
-      });
+      env, [=] { ThinQr(state->a.Data(), m, n, state->Q.Zeroed(), state->R.Zeroed()); },
+      [=](Napi::Env env) -> Napi::Value { return Tuple(env, {state->Q.Take(env), state->R.Take(env)}); });
 }
 
 }  // namespace specopt

@@ -97,21 +97,18 @@ Napi::Value Svd(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SvdAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   SvdArgs r = ParseSvd(info, "svdAsync");
   size_t m = r.m, n = r.n, k = std::min(m, n);
   struct State {
-    std::vector<float> a, U, S, Vt;
+    Input a;
+    Output U, S, Vt;
   };
-  auto state = std::make_shared<State>();
-  state->a = Copy(r.a);
-  state->U.resize(m * k);
-  state->S.resize(k);
-  state->Vt.resize(k * n);
+  auto state = std::shared_ptr<State>(new State{{env, info[0], r.a}, {env, m * k}, {env, k}, {env, k * n}});
   return Job::Start(
-      info.Env(),
-      [=] { ThinSvd(state->a.data(), m, n, state->U.data(), state->S.data(), state->Vt.data()); },
+      env, [=] { ThinSvd(state->a.Data(), m, n, state->U.Zeroed(), state->S.Zeroed(), state->Vt.Zeroed()); },
       [=](Napi::Env env) -> Napi::Value {
-        return Tuple(env, {ToArray(env, state->U), ToArray(env, state->S), ToArray(env, state->Vt)});
+        return Tuple(env, {state->U.Take(env), state->S.Take(env), state->Vt.Take(env)});
       });
 }
 

@@ -138,25 +138,23 @@ Napi::Value TruncatedSvdSync(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TruncatedSvdAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   TruncatedArgs r = ParseTruncated(info);
   size_t m = r.m, n = r.n, k = r.k;
   TruncatedOptions options = r.options;
   struct State {
-    std::vector<float> a, U, S, Vt;
+    Input a;
+    Output U, S, Vt;
   };
-  auto state = std::make_shared<State>();
-  state->a = Copy(r.a);
-  state->U.resize(m * k);
-  state->S.resize(k);
-  state->Vt.resize(k * n);
+  auto state = std::shared_ptr<State>(new State{{env, info[0], r.a}, {env, m * k}, {env, k}, {env, k * n}});
   return Job::Start(
-      info.Env(),
+      env,
       [=] {
-        TruncatedSvd(state->a.data(), m, n, k, options, state->U.data(), state->S.data(),
-                     state->Vt.data());
+        TruncatedSvd(state->a.Data(), m, n, k, options, state->U.Zeroed(), state->S.Zeroed(),
+                     state->Vt.Zeroed());
       },
       [=](Napi::Env env) -> Napi::Value {
-        return Tuple(env, {ToArray(env, state->U), ToArray(env, state->S), ToArray(env, state->Vt)});
+        return Tuple(env, {state->U.Take(env), state->S.Take(env), state->Vt.Take(env)});
       });
 }
 

@@ -12,6 +12,13 @@ function callerStack(error: unknown, caller: Error): unknown {
   return error;
 }
 
+// Inputs of the async twins: a Float32Array on an ordinary ArrayBuffer is copied when the call
+// is made (on the main thread: JS may detach it right after), one on a SharedArrayBuffer when
+// its job starts, on the worker thread, so the call does not pay for the copy. Writes to a shared
+// input between the call and the settling of the promise may or may not be seen by the job
+// (never unsafely: the job computes on its own copy, and holds the buffer until it is done).
+// Result arrays are ordinary ArrayBuffers, each its own and exactly its size.
+
 /**
  * The body of every async twin `name`. `work` runs at once (arguments are checked and inputs
  * copied when the call is made), but nothing is ever thrown: any failure, a bad argument

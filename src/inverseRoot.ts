@@ -37,8 +37,9 @@ export function inverseRoot(s: MatrixLike, p: number, options?: InverseRootOptio
 }
 
 /**
- * `inverseRoot` off the event loop; the input is copied when the call is made. Never throws:
- * bad arguments and failures reject, with `inverseRoot`'s error under "inverseRootAsync: ".
+ * `inverseRoot` off the event loop; the input is copied when the call is made (on a
+ * SharedArrayBuffer: when its job starts). Never throws: bad arguments and failures reject, with
+ * `inverseRoot`'s error under "inverseRootAsync: ".
  */
 export function inverseRootAsync(s: MatrixLike, p: number, options?: InverseRootOptions): Promise<Matrix> {
   return runAsync('inverseRootAsync', async () => {

@@ -98,7 +98,8 @@ export function matmul(a: MatrixLike, b: MatrixLike, options?: MatmulOptions): M
 
 /**
  * `matmul` off the event loop. Inputs are copied when the call is made, so later changes to
- * them do not affect the result; `out` is written when the promise resolves, not before.
+ * them do not affect the result (inputs on a SharedArrayBuffer: when the job starts; see
+ * async.ts); `out` is written when the promise resolves, not before.
  * Never throws: bad arguments and failures reject, with `matmul`'s error under "matmulAsync: ".
  */
 export function matmulAsync(a: MatrixLike, b: MatrixLike, options?: MatmulOptions): Promise<Matrix> {

@@ -39,8 +39,9 @@ export function orthogonalize(g: MatrixLike, options?: OrthogonalizeOptions): Ma
 }
 
 /**
- * `orthogonalize` off the event loop; the input is copied when the call is made. Never throws:
- * bad arguments and failures reject, with `orthogonalize`'s error under "orthogonalizeAsync: ".
+ * `orthogonalize` off the event loop; the input is copied when the call is made (on a
+ * SharedArrayBuffer: when its job starts). Never throws: bad arguments and failures reject, with
+ * `orthogonalize`'s error under "orthogonalizeAsync: ".
  */
 export function orthogonalizeAsync(g: MatrixLike, options?: OrthogonalizeOptions): Promise<Matrix> {
   return runAsync('orthogonalizeAsync', async () => {
@@ -63,8 +64,9 @@ export function spectralNormGrad(w: MatrixLike): Matrix {
 }
 
 /**
- * `spectralNormGrad` off the event loop; the input is copied when the call is made. Never
- * throws: bad arguments and failures reject, with the error under "spectralNormGradAsync: ".
+ * `spectralNormGrad` off the event loop; the input is copied when the call is made (on a
+ * SharedArrayBuffer: when its job starts). Never throws: bad arguments and failures reject, with
+ * the error under "spectralNormGradAsync: ".
  */
 export function spectralNormGradAsync(w: MatrixLike): Promise<Matrix> {
   return runAsync('spectralNormGradAsync', async () => {

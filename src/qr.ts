@@ -30,8 +30,9 @@ export function qr(a: MatrixLike): Qr {
 }
 
 /**
- * `qr` off the event loop; the input is copied when the call is made. Never throws: bad
- * arguments and failures reject, with `qr`'s error under "qrAsync: ".
+ * `qr` off the event loop; the input is copied when the call is made (on a SharedArrayBuffer: when
+ * its job starts). Never throws: bad arguments and failures reject, with `qr`'s error under
+ * "qrAsync: ".
  */
 export function qrAsync(a: MatrixLike): Promise<Qr> {
   return runAsync('qrAsync', async () => {

@@ -32,8 +32,9 @@ export function svd(a: MatrixLike): Svd {
 }
 
 /**
- * `svd` off the event loop; the input is copied when the call is made. Never throws: bad
- * arguments and failures reject, with `svd`'s error under "svdAsync: ".
+ * `svd` off the event loop; the input is copied when the call is made (on a SharedArrayBuffer:
+ * when its job starts). Never throws: bad arguments and failures reject, with `svd`'s error under
+ * "svdAsync: ".
  */
 export function svdAsync(a: MatrixLike): Promise<Svd> {
   return runAsync('svdAsync', async () => {
@@ -98,8 +99,9 @@ export function truncatedSvd(a: MatrixLike, k: number, options?: TruncatedSvdOpt
 }
 
 /**
- * `truncatedSvd` off the event loop; the input is copied when the call is made. Never throws:
- * bad arguments and failures reject, with `truncatedSvd`'s error under "truncatedSvdAsync: ".
+ * `truncatedSvd` off the event loop; the input is copied when the call is made (on a
+ * SharedArrayBuffer: when its job starts). Never throws: bad arguments and failures reject, with
+ * `truncatedSvd`'s error under "truncatedSvdAsync: ".
  */
 export function truncatedSvdAsync(a: MatrixLike, k: number, options?: TruncatedSvdOptions): Promise<Svd> {
   return runAsync('truncatedSvdAsync', async () => {

@@ -3,7 +3,43 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 
-import { Matrix, eigh, eighAsync, matmul, matmulAsync, qr, qrAsync, svd, svdAsync, truncatedSvd, truncatedSvdAsync } from '../src/index.js';
+import {
+  Matrix,
+  eigh,
+  eighAsync,
+  inverseRoot,
+  inverseRootAsync,
+  matmul,
+  matmulAsync,
+  orthogonalize,
+  orthogonalizeAsync,
+  qr,
+  qrAsync,
+  spectralNormGrad,
+  spectralNormGradAsync,
+  svd,
+  svdAsync,
+  truncatedSvd,
+  truncatedSvdAsync,
+} from '../src/index.js';
+
+/** The same values on a SharedArrayBuffer, at `offset` floats into it. */
+function shared(m: Matrix, offset = 0): Matrix {
+  const data = new Float32Array(new SharedArrayBuffer((m.data.length + offset + 3) * 4), offset * 4, m.data.length);
+  data.set(m.data);
+  return new Matrix(m.rows, m.cols, data);
+}
+
+/** Every Float32Array of a result, in a fixed order, as bytes (bit-for-bit comparison). */
+function bytes(x: unknown): Buffer[] {
+  if (x instanceof Float32Array) return [Buffer.from(x.buffer, x.byteOffset, x.byteLength)];
+  if (x && typeof x === 'object') return Object.keys(x).sort().flatMap((k) => bytes((x as Record<string, unknown>)[k]));
+  return [];
+}
+const sameBits = (a: unknown, b: unknown) => {
+  const [x, y] = [bytes(a), bytes(b)];
+  return x.length > 0 && x.length === y.length && x.every((v, i) => v.equals(y[i]));
+};
 
 describe('async twins', () => {
   it('resolve to exactly what the sync calls return', async () => {
@@ -57,6 +93,96 @@ describe('async twins', () => {
     (globalThis as { gc?: () => void }).gc?.();
     const results = await Promise.all(pending);
     results.forEach((r, i) => expect(r.S).toEqual(svd(Matrix.randn(120, 80, i)).S));
+  });
+});
+
+describe('async twins: inputs on a SharedArrayBuffer (copied on the worker thread) and the result arrays', () => {
+  const a = Matrix.randn(70, 45, 11);
+  const s = matmul(a, a, { transA: true });
+  const twins: [string, (x: Matrix) => unknown, (x: Matrix) => Promise<unknown>, Matrix][] = [
+    ['eigh', eigh, eighAsync, s],
+    ['svd', svd, svdAsync, a],
+    ['truncatedSvd', (x) => truncatedSvd(x, 6, { seed: 2 }), (x) => truncatedSvdAsync(x, 6, { seed: 2 }), a],
+    ['qr', qr, qrAsync, a],
+    ['inverseRoot', (x) => inverseRoot(x, 4), (x) => inverseRootAsync(x, 4), s],
+    ['orthogonalize', orthogonalize, orthogonalizeAsync, a],
+    ['spectralNormGrad', spectralNormGrad, spectralNormGradAsync, a],
+    ['matmul', (x) => matmul(x, x, { transB: true }), (x) => matmulAsync(x, x, { transB: true }), a],
+  ];
+
+  it.each(twins)('%s: the same bits as the sync call, on a SharedArrayBuffer and at an offset in one', async (_, sync, async, x) => {
+    const expected = sync(x);
+    for (const input of [shared(x), shared(x, 5), x]) expect(sameBits(await async(input), expected)).toBe(true);
+  });
+
+  it('matmulAsync with beta reads a shared `out` as input and writes it only on completion', async () => {
+    const b = Matrix.randn(70, 70, 12);
+    const expected = b.clone();
+    matmul(a, a, { transB: true, alpha: 0.5, beta: -2, out: expected });
+    const out = shared(b, 3);
+    const pending = matmulAsync(shared(a), a, { transB: true, alpha: 0.5, beta: -2, out });
+    expect(sameBits(out, b)).toBe(true);
+    await pending;
+    expect(sameBits(out, expected)).toBe(true);
+  });
+
+  it('a shared input is read when its job starts, not at the call (an ordinary one at the call)', async () => {
+    const x = Matrix.randn(300, 300, 13);
+    const y = Matrix.randn(300, 300, 14);
+    const [sx, sy] = [svd(x).S, svd(y).S];
+    // A slow job first: the jobs behind it cannot start before this function returns.
+    const busy = svdAsync(Matrix.randn(400, 400, 15));
+    const sharedInput = shared(x);
+    const plainInput = x.clone();
+    const fromShared = svdAsync(sharedInput);
+    const fromPlain = svdAsync(plainInput);
+    sharedInput.data.set(y.data);
+    plainInput.data.set(y.data);
+    await busy;
+    expect(sameBits((await fromShared).S, sy)).toBe(true);
+    expect(sameBits((await fromPlain).S, sx)).toBe(true);
+  });
+
+  it('an ordinary input transferred away right after the call does not change the result', async () => {
+    const x = Matrix.randn(300, 300, 16);
+    const expected = svd(x);
+    const busy = svdAsync(Matrix.randn(400, 400, 17));
+    const pending = svdAsync(x);
+    structuredClone(x.data.buffer, { transfer: [x.data.buffer] });
+    expect(x.data.length).toBe(0); // detached
+    await busy;
+    expect(sameBits(await pending, expected)).toBe(true);
+  });
+
+  it('a shared input with NaN rejects like the sync call', async () => {
+    const x = shared(a);
+    x.data[7] = NaN;
+    await expect(svdAsync(x)).rejects.toThrow(new RangeError('svdAsync: input contains NaN or Infinity'));
+    await expect(eighAsync(shared(Matrix.from(2, 2, [1, 0, Infinity, 1])))).rejects.toThrow(RangeError);
+  });
+
+  it('results are ordinary ArrayBuffers of their own, exactly their size, transferable', async () => {
+    const [d, e] = await Promise.all([svdAsync(a), eighAsync(s)]);
+    const arrays = [d.U.data, d.S, d.Vt.data, e.values, e.vectors.data];
+    for (const x of arrays) {
+      expect(x.buffer).toBeInstanceOf(ArrayBuffer);
+      expect([x.byteOffset, x.buffer.byteLength]).toEqual([0, x.byteLength]);
+    }
+    expect(new Set(arrays.map((x) => x.buffer)).size).toBe(arrays.length);
+    const copy = new Float32Array(d.U.data);
+    const moved = structuredClone(d.U.data, { transfer: [d.U.data.buffer] });
+    expect(d.U.data.length).toBe(0);
+    expect(sameBits(moved, copy)).toBe(true);
+  });
+
+  it('inputs of 256 KiB and more (copied into reused blocks) give the right results in any order of sizes', async () => {
+    // Sizes within a factor of two of each other reuse each other's blocks; several in flight at once.
+    const sizes = [300, 260, 300, 380, 270, 300, 256, 390];
+    const inputs = sizes.map((n, i) => Matrix.randn(n, n - 3, 20 + i));
+    for (let round = 0; round < 2; round++) {
+      const results = await Promise.all(inputs.map((x) => svdAsync(x)));
+      results.forEach((r, i) => expect(sameBits(r, svd(inputs[i])), `size ${sizes[i]}`).toBe(true));
+    }
   });
 });
 

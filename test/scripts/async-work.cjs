@@ -4,11 +4,20 @@ const { join } = require('node:path');
 const lib = require(join(__dirname, '..', '..', 'dist', 'index.js'));
 const { Matrix } = lib;
 
-function inputs(n, seed) {
+function inputs(n, seed, shared = false) {
   const a = Matrix.randn(n, n, seed);
   const s = lib.matmul(a, a, { transA: true });
   for (let i = 0; i < n; i++) s.data[i * n + i] += 1;
-  return { a, s, tall: Matrix.randn(n + 7, n, seed + 1) };
+  const m = { a, s, tall: Matrix.randn(n + 7, n, seed + 1) };
+  if (shared) {
+    // The same values on SharedArrayBuffers (the async twins copy those on the worker thread).
+    for (const [key, x] of Object.entries(m)) {
+      const data = new Float32Array(new SharedArrayBuffer(x.data.byteLength));
+      data.set(x.data);
+      m[key] = new Matrix(x.rows, x.cols, data);
+    }
+  }
+  return m;
 }
 
 // A stepMany batch (Muon and a scheduled AdamW), on shared memory (stepped in place by
@@ -30,9 +39,9 @@ function stepEntries(n, seed, shared) {
 }
 const stepped = (entries) => entries.map((e) => e.param.data);
 
-// One call of every async twin; returns their promises.
-function everyAsync(n, seed) {
-  const { a, s, tall } = inputs(n, seed);
+// One call of every async twin; returns their promises. `shared`: inputs on SharedArrayBuffers.
+function everyAsync(n, seed, shared = false) {
+  const { a, s, tall } = inputs(n, seed, shared);
   const inPlace = stepEntries(n, seed, true), copied = stepEntries(n, seed, false);
   return [
     lib.stepManyAsync(inPlace, { maxGradNorm: 1 }).then(() => stepped(inPlace)),

@@ -21,7 +21,11 @@ function stepManyLoop() {
 
 const routines = {
   sync: () => everySync(48, 1),
-  async: async () => Promise.all(everyAsync(48, 1)),
+  // Every other call on SharedArrayBuffer inputs (copied on the worker thread).
+  async: (() => {
+    let calls = 0;
+    return async () => Promise.all(everyAsync(48, 1, calls++ % 2 === 1));
+  })(),
   stepMany: stepManyLoop(),
   // A fresh (unkept) batch every time, and a failing step.
   step: () => {

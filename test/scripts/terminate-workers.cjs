@@ -10,7 +10,7 @@ if (!isMainThread) {
   const param = new lib.Matrix(128, 128, new Float32Array(workerData.sab));
   const muon = lib.createOptimizer('muon');
   lib.stepManyAsync([{ optimizer: muon, param, grad: lib.Matrix.randn(128, 128, 7), state: muon.init(param) }]).catch(() => {});
-  for (let k = 0; k < workerData.rounds; k++) for (const p of everyAsync(96, k)) p.catch(() => {});
+  for (let k = 0; k < workerData.rounds; k++) for (const p of everyAsync(96, k, k === 1)) p.catch(() => {});
   parentPort.postMessage('queued');
 } else {
   const count = Number(process.argv[2] ?? 50);
@@ -21,7 +21,7 @@ if (!isMainThread) {
       const mode = i % 3; // 0: on the message, 1: a few ms after it, 2: without waiting for it
       const sab = new SharedArrayBuffer(128 * 128 * 4);
       const worker = new Worker(__filename, { workerData: { rounds: 3, sab } });
-      const own = Promise.all(everyAsync(64, 1)); // the main thread's jobs meanwhile
+      const own = Promise.all(everyAsync(64, 1, i % 2 === 1)); // the main thread's jobs meanwhile
       if (mode !== 2) await new Promise((resolve) => worker.once('message', resolve));
       if (mode === 1) await new Promise((resolve) => setTimeout(resolve, 3));
       if (mode === 2) await new Promise((resolve) => setTimeout(resolve, (i * 7) % 40));

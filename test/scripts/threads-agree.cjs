@@ -7,7 +7,7 @@ async function work(rounds) {
   const out = [];
   for (let r = 0; r < rounds; r++) {
     const n = 24 + 9 * (r % 5);
-    out.push(digest(everySync(n, r)), digest(await Promise.all(everyAsync(n, r))));
+    out.push(digest(everySync(n, r)), digest(await Promise.all(everyAsync(n, r, r % 2 === 1))));
     // An optimizer step per round too (muon and adamw on the same seeded weights).
     const w = lib.Matrix.randn(n, n + 3, r), g = lib.Matrix.randn(n, n + 3, r + 100);
     for (const rule of ['muon', 'adamw', 'soap']) {
