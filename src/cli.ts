@@ -18,7 +18,7 @@ import {
   type SpectralNormDiagnosis,
 } from './train/diagnose.js';
 import type { Mlp } from './train/mlp.js';
-import { DEFAULT_OPTIMIZER } from './train/recipes.js';
+import { DEFAULT_OPTIMIZER, DEFAULT_PEAK_FACTOR } from './train/recipes.js';
 import { describeSchedule, formatTable, renderReport, TABLE_HEADER, tableRows, type Results } from './train/report.js';
 import {
   checkSchedule,
@@ -51,7 +51,7 @@ const defaultIo = (): Io => ({
 });
 
 /** The schedule `specopt train` uses without --schedule. */
-export const DEFAULT_SCHEDULE: ScheduleName = 'constant';
+export const DEFAULT_SCHEDULE: ScheduleName = 'warmup-cosine';
 
 export const USAGE = `Usage:
   specopt train [options]   train an MLP on MNIST with one or more optimizers
@@ -65,10 +65,11 @@ train options:
   --seed S              initial weights and batch order (default 0); the train/test split is fixed
   --batch-size B        mini-batch size (default 128)
   --hidden LIST         hidden layer widths, e.g. 256,256 (default) or 'none'
-  --schedule NAME       the lr over the run's updates (epochs x batches), the recipe's lr as the
-                        peak, for every optimizer of the run: constant, cosine (peak to 0),
-                        warmup-cosine (linear from 0, then cosine to 0) or wsd (warm-up, stable,
-                        linear decay to 0) (default ${DEFAULT_SCHEDULE})
+  --schedule NAME       every optimizer's lr over the run's updates (epochs x batches): constant
+                        (the recipe's lr), cosine (peak to 0), warmup-cosine (linear from 0 to
+                        the peak, then cosine to 0) or wsd (warm-up, stable at the peak, linear
+                        decay to 0); the peak is the recipe's lr times its peakFactor (3 for
+                        muon, adamw, adam, soap, shampoo; ${DEFAULT_PEAK_FACTOR} for the others) (default ${DEFAULT_SCHEDULE})
   --warmup F            warm-up fraction of the run, in [0, 1) (warmup-cosine, wsd; default ${SCHEDULE_DEFAULTS.warmup})
   --decay F             wsd's decay fraction of the run, in (0, 1] (default ${SCHEDULE_DEFAULTS.decay})
   --clip NORM           clip all gradients together to total 2-norm NORM before each step

@@ -184,9 +184,10 @@ describe('specopt train --schedule and --clip', () => {
     expect(r.stdout).toMatch(/lr warmup-cosine: 10% linear warm-up/);
     const all = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     expect(all.config.schedule).toEqual({ name: 'warmup-cosine', warmup: 0.1 });
-    for (const [x, peak, param] of [[all.runs[0], 0.1, 'W1'], [all.runs[1], 0.02, 'W2']] as const) {
+    // The peak is the recipe's lr (sgd 0.1, muon 0.02) times its peakFactor (2, 3).
+    for (const [x, peak, param, factor] of [[all.runs[0], 0.2, 'W1', 2], [all.runs[1], 0.06, 'W2', 3]] as const) {
       expect(x.lrFrom.param).toBe(param);
-      expect(x.schedule).toEqual({ name: 'warmup-cosine', warmup: 0.1, totalSteps: 20, warmupSteps: 2, stableSteps: 0, decaySteps: 18 });
+      expect(x.schedule).toEqual({ name: 'warmup-cosine', warmup: 0.1, peakFactor: factor, totalSteps: 20, warmupSteps: 2, stableSteps: 0, decaySteps: 18 });
       const want = Array.from({ length: 20 }, (_, c) => (c < 2 ? (peak * c) / 2 : (peak * (1 + Math.cos((Math.PI * (c - 2)) / 18))) / 2));
       x.lrPerStep.forEach((lr: number, c: number) => expect(lr).toBeCloseTo(want[c], 15));
       expect(x.lrPerStep[0]).toBe(0);
@@ -197,8 +198,8 @@ describe('specopt train --schedule and --clip', () => {
       expect(x.gradNormPerStep.every((v: number) => Number.isFinite(v) && v > 0)).toBe(true);
     }
     const html = readFileSync(join(out, 'report.html'), 'utf8');
-    // sgd's 0.1 and muon's 0.02 are within 10×: a linear axis.
-    expect(html).toMatch(/aria-label="Learning rate per step \(warmup-cosine: 10% linear warm-up to each recipe's lr, then cosine to 0\)"/);
+    // sgd's 0.2 and muon's 0.06 are within 10×: a linear axis.
+    expect(html).toMatch(/aria-label="Learning rate per step \(warmup-cosine: 10% linear warm-up to the peak, then cosine to 0\)"/);
     expect(html).toContain("lr of the run's rule</text>");
     expect(html).toMatch(/aria-label="Total gradient norm per step"/);
   });
@@ -363,10 +364,11 @@ describe('checkpoints', () => {
     expect(got.clippedSteps).toBe(want.clippedSteps);
     expect(got.epochs).toEqual(want.epochs);
     // The schedule did act: warm-up from 0, stable at 0.02, decay at the end (30 steps: 3 + 18 + 9).
+    const peak = 0.02 * want.schedule.peakFactor;
     expect(want.schedule).toMatchObject({ totalSteps: 30, warmupSteps: 3, stableSteps: 18, decaySteps: 9 });
     expect(want.lrPerStep[0]).toBe(0);
-    expect(want.lrPerStep[10]).toBe(0.02);
-    expect(want.lrPerStep[29]).toBeCloseTo(0.02 / 9, 15);
+    expect(want.lrPerStep[10]).toBe(peak);
+    expect(want.lrPerStep[29]).toBeCloseTo(peak / 9, 15);
   });
 
   it('refuses to resume from a checkpoint of another run or a corrupt one, with a clear message', () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { OPTIMIZER_RULES } from '../src/index.js';
 import { loadMnist, type MnistSplit } from '../src/train/data.js';
 import { Mlp } from '../src/train/mlp.js';
-import { RECIPES, recipeFor } from '../src/train/recipes.js';
+import { DEFAULT_PEAK_FACTOR, peakFactor, RECIPES, recipeFor } from '../src/train/recipes.js';
 import { planOptimizers, scheduledLr, trainRun, type LrSchedule } from '../src/train/train.js';
 import { rng } from './reference-helpers.js';
 
@@ -183,12 +183,23 @@ describe('learning-rate schedules over the run', () => {
     const r = trainRun('adam', small(), { ...config, schedule });
     expect(r.lrPerStep).toHaveLength(T);
     expect(r.lrFrom).toEqual({ param: 'W1', rule: 'adam' });
-    r.lrPerStep.forEach((lr, c) => expect(lr).toBeCloseTo(formula(3e-3, c), 16));
+    // The peak: the recipe's lr (3e-3) times the schedule's factor.
+    const peak = 3e-3 * (schedule.name === 'constant' ? 1 : 3);
+    expect(r.schedule.peakFactor).toBe(peakFactor('adam', schedule.name));
+    r.lrPerStep.forEach((lr, c) => expect(lr).toBeCloseTo(formula(peak, c), 16));
     expect(r.gradNormPerStep).toHaveLength(T);
     expect(r.gradNormPerStep.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
     // Cosine ends near 0 (the last update is count T − 1); wsd's linear decay at 1/6 of the peak.
-    if (schedule.name === 'cosine' || schedule.name === 'warmup-cosine') expect(r.lrPerStep[T - 1]).toBeLessThan(0.02 * 3e-3);
-    if (schedule.name === 'wsd') expect(r.lrPerStep[T - 1]).toBeCloseTo(3e-3 / 6, 16);
+    if (schedule.name === 'cosine' || schedule.name === 'warmup-cosine') expect(r.lrPerStep[T - 1]).toBeLessThan(0.02 * peak);
+    if (schedule.name === 'wsd') expect(r.lrPerStep[T - 1]).toBeCloseTo(peak / 6, 16);
+  });
+
+  it("the peak factors: the re-swept rules' (3, sgd's 2), the default 2 for the others, 1 for constant", () => {
+    for (const rule of ['muon', 'adamw', 'adam', 'soap', 'shampoo']) expect(peakFactor(rule, 'warmup-cosine')).toBe(3);
+    expect(peakFactor('sgd', 'wsd')).toBe(2);
+    expect(DEFAULT_PEAK_FACTOR).toBe(2);
+    expect(peakFactor('shampoo2', 'cosine')).toBe(2);
+    expect(peakFactor('muon', 'constant')).toBe(1);
   });
 
   it('every optimizer of the run gets the schedule with its own peak: the fallback AdamW too', () => {
@@ -198,11 +209,12 @@ describe('learning-rate schedules over the run', () => {
     const muon = entries[assignments.findIndex((a) => a.rule === 'muon')].optimizer;
     const adamw = entries[assignments.findIndex((a) => a.rule === 'adamw')].optimizer;
     for (const c of [0, 5, 10, 50, 99]) {
-      expect(muon.hyperAt(c).lr).toBe((scheduledLr(schedule, 0.02, 100) as (c: number) => number)(c));
-      expect(adamw.hyperAt(c).lr).toBe((scheduledLr(schedule, 3e-3, 100) as (c: number) => number)(c));
+      expect(muon.hyperAt(c).lr).toBe((scheduledLr(schedule, 3 * 0.02, 100) as (c: number) => number)(c));
+      expect(adamw.hyperAt(c).lr).toBe((scheduledLr(schedule, 3 * 3e-3, 100) as (c: number) => number)(c));
     }
-    expect(adamw.hyperAt(10).lr).toBe(3e-3);
-    expect(adamw.hyperAt(5).lr).toBeCloseTo(1.5e-3, 18);
+    expect(muon.hyperAt(10).lr).toBe(3 * 0.02);
+    expect(adamw.hyperAt(10).lr).toBe(3 * 3e-3);
+    expect(adamw.hyperAt(5).lr).toBeCloseTo(1.5 * 3e-3, 18);
     // The assignments keep the recipe's numbers (the peak).
     expect(assignments.find((a) => a.rule === 'adamw')!.hyper.lr).toBe(3e-3);
     // The constant schedule is the unscheduled run, bit for bit.
@@ -214,7 +226,7 @@ describe('learning-rate schedules over the run', () => {
   });
 
   it('soap (lr from the library defaults) and sphere-sgd (hyperparameters per parameter) are scheduled too', () => {
-    for (const [rule, peak] of [['soap', 3e-3], ['sphere-sgd', 0.05]] as const) {
+    for (const [rule, peak] of [['soap', 3 * 3e-3], ['sphere-sgd', 2 * 0.05]] as const) {
       const r = trainRun(rule, small(), { ...config, epochs: 1, schedule: { name: 'cosine' } });
       expect(r.error).toBeUndefined();
       r.lrPerStep.forEach((lr, c) => expect(lr).toBeCloseTo(cos(peak, c / 10), 16));

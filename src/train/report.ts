@@ -21,9 +21,9 @@ export function formatBytes(n: number): string {
 export function describeSchedule(s: LrSchedule | undefined): string {
   const pct = (f: number) => `${Number((f * 100).toPrecision(4))}%`;
   if (!s || s.name === 'constant') return "constant: each recipe's lr";
-  if (s.name === 'cosine') return "cosine from each recipe's lr to 0";
-  if (s.name === 'warmup-cosine') return `warmup-cosine: ${pct(s.warmup!)} linear warm-up to each recipe's lr, then cosine to 0`;
-  return `wsd: ${pct(s.warmup!)} warm-up, stable at each recipe's lr, the last ${pct(s.decay!)} linear decay to 0`;
+  if (s.name === 'cosine') return 'cosine from the peak to 0';
+  if (s.name === 'warmup-cosine') return `warmup-cosine: ${pct(s.warmup!)} linear warm-up to the peak, then cosine to 0`;
+  return `wsd: ${pct(s.warmup!)} warm-up, stable at the peak, the last ${pct(s.decay!)} linear decay to 0`;
 }
 
 const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : 'NaN');

@@ -7,7 +7,8 @@
 // only, so a resumed run needs no PRNG state and continues bit for bit.
 //
 // The learning rate may follow a schedule over the run (TrainConfig.schedule): every optimizer of
-// the run (the recipe's and the fallback's) gets the named shape with its own lr as the peak. A
+// the run (the recipe's and the fallback's) gets the named shape, peaking at its own lr times the
+// recipe's peakFactor (recipes.ts: the recipes' lrs are tuned for a constant lr). A
 // schedule is a function of each state's step count, which the checkpoint restores, so a resumed
 // run stays bit-identical.
 import { createHash } from 'node:crypto';
@@ -21,7 +22,7 @@ import { loadState, saveState, stateBytes } from '../optim/state.js';
 import { CheckpointError, checkpointExists, encodeCheckpoint, readCheckpoint, writeAtomic } from './checkpoint.js';
 import { IMAGE_SIZE, type MnistSplit } from './data.js';
 import { Mlp, type NamedParam } from './mlp.js';
-import { FALLBACK, recipeFor, takes, type Hyper } from './recipes.js';
+import { FALLBACK, peakFactor, recipeFor, takes, type Hyper } from './recipes.js';
 import { createRng, mixSeed, permutation } from './rng.js';
 
 export interface TrainConfig {
@@ -191,7 +192,7 @@ export interface RunResult {
   /** With --clip: how many steps had their gradients scaled down. */
   clippedSteps?: number;
   /** The run's schedule (fractions filled in) and its phases in update counts; the total is epochs × steps per epoch. */
-  schedule: LrSchedule & { totalSteps: number; warmupSteps: number; stableSteps: number; decaySteps: number };
+  schedule: LrSchedule & { peakFactor: number; totalSteps: number; warmupSteps: number; stableSteps: number; decaySteps: number };
   /** The --clip threshold, or null. */
   clip: number | null;
   /** Evaluation after every epoch; epoch 0 is the initialisation. */
@@ -229,7 +230,7 @@ interface CheckpointMeta {
   data: string;
   assignments: { param: string; rule: string; hyper: Hyper }[];
   /** The schedule: its name and fractions, and for a non-constant one the run's total update count. */
-  schedule: LrSchedule & { totalSteps?: number };
+  schedule: LrSchedule & { peakFactor?: number; totalSteps?: number };
   clip: number | null;
   epoch: number;
   steps: number;
@@ -245,7 +246,8 @@ interface CheckpointMeta {
 /**
  * Decides which rule trains each parameter and creates the optimizers and states. With
  * `schedule`, every optimizer's lr becomes that schedule over `totalSteps` updates, peaking at
- * the lr its hyperparameters give (assignments keep the recipe's numbers).
+ * the recipe's peakFactor times the lr its hyperparameters give (assignments keep the recipe's
+ * numbers).
  */
 export function planOptimizers(
   optimizer: string,
@@ -256,11 +258,12 @@ export function planOptimizers(
   const L = model.layers.length;
   const cache = new Map<string, Optimizer>();
   const s = normalizeSchedule(schedule?.schedule);
+  const factor = peakFactor(optimizer, s.name);
   const get = (rule: string, hyper: Hyper) => {
     const key = `${rule} ${JSON.stringify(hyper)}`;
     let opt = cache.get(key);
     if (!opt) {
-      const h = s.name === 'constant' ? hyper : { ...hyper, lr: scheduledLr(s, schedulable(rule, hyper, s), schedule!.totalSteps) };
+      const h = s.name === 'constant' ? hyper : { ...hyper, lr: scheduledLr(s, factor * schedulable(rule, hyper, s), schedule!.totalSteps) };
       opt = createOptimizer(rule as never, h as never);
       cache.set(key, opt);
     }
@@ -334,7 +337,7 @@ export function trainRun(optimizer: string, data: MnistSplit, config: TrainConfi
     assignments: assignments.map(({ param, rule, hyper }) => ({ param, rule, hyper })),
     // A constant lr does not depend on the run's length (--epochs may grow on resume); any other
     // schedule does.
-    schedule: schedule.name === 'constant' ? schedule : { ...schedule, totalSteps },
+    schedule: schedule.name === 'constant' ? schedule : { ...schedule, peakFactor: peakFactor(optimizer, schedule.name), totalSteps },
     clip,
   };
   // Whose lr is logged: the run's rule on its first parameter, else the first parameter's.
@@ -475,7 +478,7 @@ export function trainRun(optimizer: string, data: MnistSplit, config: TrainConfi
     lrFrom: { param: assignments[lrIndex].param, rule: assignments[lrIndex].rule },
     gradNormPerStep,
     ...(clip !== null ? { clippedSteps } : {}),
-    schedule: { ...schedule, totalSteps, ...schedulePhases(schedule, totalSteps) },
+    schedule: { ...schedule, peakFactor: peakFactor(optimizer, schedule.name), totalSteps, ...schedulePhases(schedule, totalSteps) },
     clip,
     epochs: history,
     steps,
