@@ -292,7 +292,6 @@ function printDiagnosis(say: (s: string) => void, title: string, d: Diagnosis): 
 
 // ------------------------------------------------------------------------------------ train
 
-
 export function train(args: TrainArgs, io: Io): Results {
   const started = performance.now();
   if (args.threads !== undefined) setNumThreads(args.threads);
