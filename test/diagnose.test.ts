@@ -479,6 +479,18 @@ describe('spectralNorm64', () => {
     for (const a of cases) expect(relDiff(spectralNorm64(a), refSigma(a))).toBeLessThan(1e-12);
     expect(spectralNorm64({ rows: 3, cols: 2, data: new Float64Array(6) })).toBe(0);
   });
+
+  it('is finite when a Gram column holds only tiny leftovers (dead ReLU rows of a trained net gave NaN)', () => {
+    // G = A·Aᵀ has G[1][0] = 1e-160 and G[2][0] = 0: vᵀv of the unscaled Householder vector
+    // underflowed (4e-320) and β = 2/vᵀv was infinite.
+    for (const tiny of [1e-160, 3e-155, 1e-200]) {
+      const a = { rows: 3, cols: 3, data: Float64Array.of(1, 0, 0, tiny, 1, 0, 0, 0, 1) };
+      expect(relDiff(spectralNorm64(a), refSigma(a))).toBeLessThan(1e-12);
+      // The same with a dominant third row, and as a wide matrix.
+      const b = { rows: 3, cols: 4, data: Float64Array.of(1, 0, 0, 0, tiny, 1, 0, 0, 0, 0, 5, 1) };
+      expect(relDiff(spectralNorm64(b), refSigma(b))).toBeLessThan(1e-12);
+    }
+  });
 });
 
 describe('validation', () => {

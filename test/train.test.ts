@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { OPTIMIZER_RULES } from '../src/index.js';
 import { loadMnist, type MnistSplit } from '../src/train/data.js';
 import { Mlp } from '../src/train/mlp.js';
-import { RECIPES, recipeFor } from '../src/train/recipes.js';
-import { planOptimizers, trainRun } from '../src/train/train.js';
+import { DEFAULT_PEAK_FACTOR, peakFactor, RECIPES, recipeFor } from '../src/train/recipes.js';
+import { planOptimizers, scheduledLr, trainRun, type LrSchedule } from '../src/train/train.js';
 import { rng } from './reference-helpers.js';
 
 // ---------------------------------------------------------------- independent float64 model
@@ -160,5 +160,80 @@ describe('training runs', () => {
     expect(byParam.W1.rule).toBe('adamw');
     expect(byParam.W1.reason).toMatch(/adagrad-full refused it: .*maxDim/);
     expect(byParam.b1.rule).toBe('adagrad-full');
+  });
+});
+
+describe('learning-rate schedules over the run', () => {
+  let data: MnistSplit;
+  const small = () => (data ??= loadMnist({ trainSize: 640, testSize: 100 }));
+  // 640 images in batches of 64: 10 steps per epoch, 3 epochs, 30 updates.
+  const config = { sizes: [784, 16, 16, 10], epochs: 3, batchSize: 64, seed: 2 };
+  const T = 30;
+  const cos = (peak: number, p: number) => (peak * (1 + Math.cos(Math.PI * p))) / 2;
+  const cases: [LrSchedule, (peak: number, c: number) => number][] = [
+    [{ name: 'constant' }, (peak) => peak],
+    [{ name: 'cosine' }, (peak, c) => cos(peak, c / T)],
+    // round(0.1 · 30) = 3 warm-up steps, then cosine over 27.
+    [{ name: 'warmup-cosine', warmup: 0.1 }, (peak, c) => (c < 3 ? (peak * c) / 3 : cos(peak, (c - 3) / 27))],
+    // 3 warm-up, 21 stable, round(0.2 · 30) = 6 decay.
+    [{ name: 'wsd', warmup: 0.1, decay: 0.2 }, (peak, c) => (c < 3 ? (peak * c) / 3 : c < 24 ? peak : peak * (1 - (c - 24) / 6))],
+  ];
+
+  it.each(cases)('%j: the recorded lr of every step is the formula at its count', (schedule, formula) => {
+    const r = trainRun('adam', small(), { ...config, schedule });
+    expect(r.lrPerStep).toHaveLength(T);
+    expect(r.lrFrom).toEqual({ param: 'W1', rule: 'adam' });
+    // The peak: the recipe's lr (3e-3) times the schedule's factor.
+    const peak = 3e-3 * (schedule.name === 'constant' ? 1 : 3);
+    expect(r.schedule.peakFactor).toBe(peakFactor('adam', schedule.name));
+    r.lrPerStep.forEach((lr, c) => expect(lr).toBeCloseTo(formula(peak, c), 16));
+    expect(r.gradNormPerStep).toHaveLength(T);
+    expect(r.gradNormPerStep.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+    // Cosine ends near 0 (the last update is count T − 1); wsd's linear decay at 1/6 of the peak.
+    if (schedule.name === 'cosine' || schedule.name === 'warmup-cosine') expect(r.lrPerStep[T - 1]).toBeLessThan(0.02 * peak);
+    if (schedule.name === 'wsd') expect(r.lrPerStep[T - 1]).toBeCloseTo(peak / 6, 16);
+  });
+
+  it("the peak factors: the re-swept rules' (3, sgd's 2), the default 2 for the others, 1 for constant", () => {
+    for (const rule of ['muon', 'adamw', 'adam', 'soap', 'shampoo']) expect(peakFactor(rule, 'warmup-cosine')).toBe(3);
+    expect(peakFactor('sgd', 'wsd')).toBe(2);
+    expect(DEFAULT_PEAK_FACTOR).toBe(2);
+    expect(peakFactor('shampoo2', 'cosine')).toBe(2);
+    expect(peakFactor('muon', 'constant')).toBe(1);
+  });
+
+  it('every optimizer of the run gets the schedule with its own peak: the fallback AdamW too', () => {
+    const net = new Mlp([784, 32, 32, 10], 0);
+    const schedule: LrSchedule = { name: 'warmup-cosine', warmup: 0.1 };
+    const { entries, assignments } = planOptimizers('muon', net, { schedule, totalSteps: 100 });
+    const muon = entries[assignments.findIndex((a) => a.rule === 'muon')].optimizer;
+    const adamw = entries[assignments.findIndex((a) => a.rule === 'adamw')].optimizer;
+    for (const c of [0, 5, 10, 50, 99]) {
+      expect(muon.hyperAt(c).lr).toBe((scheduledLr(schedule, 3 * 0.02, 100) as (c: number) => number)(c));
+      expect(adamw.hyperAt(c).lr).toBe((scheduledLr(schedule, 3 * 3e-3, 100) as (c: number) => number)(c));
+    }
+    expect(muon.hyperAt(10).lr).toBe(3 * 0.02);
+    expect(adamw.hyperAt(10).lr).toBe(3 * 3e-3);
+    expect(adamw.hyperAt(5).lr).toBeCloseTo(1.5 * 3e-3, 18);
+    // The assignments keep the recipe's numbers (the peak).
+    expect(assignments.find((a) => a.rule === 'adamw')!.hyper.lr).toBe(3e-3);
+    // The constant schedule is the unscheduled run, bit for bit.
+    const a = trainRun('muon', small(), { ...config, epochs: 1 });
+    const b = trainRun('muon', small(), { ...config, epochs: 1, schedule: { name: 'constant' } });
+    expect(b.weightsSha256).toBe(a.weightsSha256);
+    const w = trainRun('muon', small(), { ...config, epochs: 1, schedule: { name: 'cosine' } });
+    expect(w.weightsSha256).not.toBe(a.weightsSha256);
+  });
+
+  it('soap (lr from the library defaults) and sphere-sgd (hyperparameters per parameter) are scheduled too', () => {
+    for (const [rule, peak] of [['soap', 3 * 3e-3], ['sphere-sgd', 2 * 0.05]] as const) {
+      const r = trainRun(rule, small(), { ...config, epochs: 1, schedule: { name: 'cosine' } });
+      expect(r.error).toBeUndefined();
+      r.lrPerStep.forEach((lr, c) => expect(lr).toBeCloseTo(cos(peak, c / 10), 16));
+    }
+  });
+
+  it('refuses a bad clip threshold', () => {
+    expect(() => trainRun('adam', small(), { ...config, clip: 0 })).toThrow(/clip must be a finite number > 0, got 0/);
   });
 });

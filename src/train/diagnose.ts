@@ -337,10 +337,12 @@ function largestEigenvalue(G: Float64Array, n: number): number {
       off[k] = 0;
       continue;
     }
-    // v = x + sign(x0)·‖x‖·e1, H = I − 2vvᵀ/vᵀv maps x to −sign(x0)‖x‖e1.
+    // v = x/‖x‖ + sign(x0)·e1, H = I − 2vvᵀ/vᵀv maps x to −sign(x0)‖x‖e1. Dividing by ‖x‖ keeps
+    // vᵀv in [2, 4]: with x itself, a column of tiny leftovers (1e-160, from rows of dead ReLUs)
+    // made vᵀv underflow and β = 2/vᵀv infinite, and the norm NaN.
     const sign = x0 >= 0 ? 1 : -1;
-    for (let i = k + 1; i < n; i++) v[i] = G[i * n + k];
-    v[k + 1] += sign * alpha;
+    for (let i = k + 1; i < n; i++) v[i] = G[i * n + k] / alpha;
+    v[k + 1] += sign;
     let vv = 0;
     for (let i = k + 1; i < n; i++) vv += v[i] * v[i];
     const beta = 2 / vv;

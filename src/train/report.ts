@@ -1,7 +1,7 @@
 // What a training command prints and writes: the results table (text), results.json and
-// report.html (loss and accuracy curves as inline SVG, the table, which rule ran on which
-// parameter). The page is self-contained: no script, no external file.
-import type { RunResult, TrainConfig } from './train.js';
+// report.html (loss and accuracy curves, the learning rate and the gradient norm per step, as
+// inline SVG; the table; which rule ran on which parameter). The page is self-contained: no script, no external file.
+import type { LrSchedule, RunResult, TrainConfig } from './train.js';
 
 export interface Results {
   runs: RunResult[];
@@ -15,6 +15,15 @@ export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 ** 2).toFixed(2)} MiB`;
+}
+
+/** The --schedule a run used, in words. */
+export function describeSchedule(s: LrSchedule | undefined): string {
+  const pct = (f: number) => `${Number((f * 100).toPrecision(4))}%`;
+  if (!s || s.name === 'constant') return "constant: each recipe's lr";
+  if (s.name === 'cosine') return 'cosine from the peak to 0';
+  if (s.name === 'warmup-cosine') return `warmup-cosine: ${pct(s.warmup!)} linear warm-up to the peak, then cosine to 0`;
+  return `wsd: ${pct(s.warmup!)} warm-up, stable at the peak, the last ${pct(s.decay!)} linear decay to 0`;
 }
 
 const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : 'NaN');
@@ -183,6 +192,33 @@ export function renderReport(results: Results): string {
     logY: true,
     series: runs.map((r, i) => ({ name: r.optimizer, color: colorOf(i), points: r.epochs.map((e): [number, number] => [e.epoch, e.trainLoss]) })),
   });
+  // Peaks more than 10× apart (sgd's 0.1 and adam's 3e-3) would flatten the smaller on a linear axis.
+  const peaks = runs.map((r) => Math.max(0, ...r.lrPerStep.filter((v): v is number => typeof v === 'number' && Number.isFinite(v))));
+  const positive = peaks.filter((v) => v > 0);
+  const lrLog = positive.length > 1 && Math.max(...positive) > 10 * Math.min(...positive);
+  const lrChart = lineChart({
+    title: `Learning rate per step (${describeSchedule(config.schedule)})`,
+    xLabel: 'epoch',
+    yLabel: lrLog ? 'lr of the run\'s rule (log scale)' : "lr of the run's rule",
+    logY: lrLog,
+    ...(lrLog ? {} : { yMin: 0 }),
+    series: runs.map((r, i) => ({
+      name: r.optimizer,
+      color: colorOf(i),
+      points: r.lrPerStep.map((y, k): [number, number] => [(k + 1) / stepsPerEpoch, typeof y === 'number' ? y : NaN]),
+    })),
+  });
+  const clip = config.clip;
+  const normChart = lineChart({
+    title: `Total gradient norm per step${clip !== undefined ? `, before clipping to ${clip}` : ''}`,
+    xLabel: 'epoch',
+    yLabel: '‖g‖₂ of all parameters (log scale)',
+    logY: true,
+    series: [
+      ...runs.map((r, i) => ({ name: r.optimizer, color: colorOf(i), points: r.gradNormPerStep.map((y, k): [number, number] => [(k + 1) / stepsPerEpoch, y ?? NaN]) })),
+      ...(clip !== undefined ? [{ name: `clip ${clip}`, color: '#000000', points: [[1 / stepsPerEpoch, clip], [config.epochs, clip]] as [number, number][] }] : []),
+    ],
+  });
   const best = Math.max(...runs.map((r) => (Number.isFinite(r.testAccuracy) ? r.testAccuracy : -1)));
   const rows = runs
     .map((r, i) => {
@@ -226,12 +262,14 @@ tr.best td { font-weight: 600; } .swatch { display: inline-block; width: .8em; h
 </head>
 <body>
 <h1>MNIST, MLP ${esc(config.sizes.join('-'))}: ${runs.length} optimizer${runs.length === 1 ? '' : 's'}</h1>
-<p class="sub">${config.epochs} epoch${config.epochs === 1 ? '' : 's'}, batch ${config.batchSize}, seed ${config.seed}; ${config.trainSize} training / ${config.testSize} test images (${esc(config.data)}); every optimizer from the same initial weights on the same batches; ${config.threads} thread${config.threads === 1 ? '' : 's'}; ${results.seconds.toFixed(1)} s in all; ${esc(results.createdAt)}.</p>
+<p class="sub">${config.epochs} epoch${config.epochs === 1 ? '' : 's'}, batch ${config.batchSize}, seed ${config.seed}; lr ${esc(describeSchedule(config.schedule))}; ${clip !== undefined ? `gradients clipped to total norm ${clip}` : 'no gradient clipping'}; ${config.trainSize} training / ${config.testSize} test images (${esc(config.data)}); every optimizer from the same initial weights on the same batches; ${config.threads} thread${config.threads === 1 ? '' : 's'}; ${results.seconds.toFixed(1)} s in all; ${esc(results.createdAt)}.</p>
 <p>${legend}</p>
 <div class="charts">
 ${lossChart}
 ${accChart}
 ${trainLossChart}
+${lrChart}
+${normChart}
 </div>
 <h2>Results</h2>
 <table>
