@@ -229,7 +229,8 @@ table(
   ],
 );
 emit(
-  `With as many BLAS threads as CPUs (${threads} here), the step's threads and the event loop share the CPUs, and the lag is the operating system's scheduling of the main thread among them; one BLAS thread leaves a CPU to the event loop.`,
+  `With as many BLAS threads as CPUs (${threads} here) the step's threads and the event loop share the CPUs: the lag left is the operating system's scheduling of the main thread. ` +
+    `One BLAS thread (setNumThreads(1)) gave a median worst lag of ${fmtTime(S(lag.async1).median)} against ${fmtTime(S(lag.async).median)}, for a step ${fmtRatio(S(total.async1).median / S(total.async).median)} as long.`,
 );
 emit();
 

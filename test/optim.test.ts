@@ -470,6 +470,19 @@ describe('1b. the cross-check catches a mis-specified update', () => {
     { what: 'soap: shampooBeta 0.95 → 0.9', name: 'soap', hyper: { lr: 0.01, preconditionFrequency: 3 }, wrong: { lr: 0.01, preconditionFrequency: 3, shampooBeta: 0.9 }, family: 'preconditioned' },
     { what: 'soap: decay after the step off', name: 'soap', hyper: { lr: 0.01, weightDecay: 0.5 }, wrong: { lr: 0.01, weightDecay: 0 }, family: 'preconditioned' },
     { what: 'muon: 4 Newton-Schulz steps instead of 5', name: 'muon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, nsSteps: 4 }, family: 'matrix' },
+    { what: "muon: epsMode 'add' instead of torch's 'max' (small gradients)", name: 'muon', hyper: { lr: 0.02, epsMode: 'max', eps: 1e-2 }, wrong: { lr: 0.02, eps: 1e-2 }, family: 'matrix' },
+    // The torch.optim rules: a wrong bias correction (β₂), a wrong μ schedule, eps, decay kind.
+    { what: 'nadam: beta2 0.999 → 0.99 (its bias correction)', name: 'nadam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.9, 0.99] }, family: 'adaptive', margin: 4 },
+    { what: 'nadam: momentumDecay 4e-3 → 0.04', name: 'nadam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, momentumDecay: 0.04 }, family: 'adaptive', margin: 5 },
+    { what: 'nadam: L2 instead of decoupled decay', name: 'nadam', hyper: { lr: 0.01, weightDecay: 0.5, decoupledWeightDecay: true }, wrong: { lr: 0.01, weightDecay: 0.5 }, family: 'adaptive' },
+    { what: 'radam: lr off by 1%', name: 'radam', hyper: { lr: 0.01 }, wrong: { lr: 0.0101 }, family: 'adaptive' },
+    { what: 'radam: beta2 0.999 → 0.99 (the rectification)', name: 'radam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.9, 0.99] }, family: 'adaptive' },
+    { what: 'adamax: eps 1e-8 → 1e-2 (inside the max)', name: 'adamax', hyper: { lr: 0.01 }, wrong: { lr: 0.01, eps: 1e-2 }, family: 'adaptive' },
+    { what: 'adadelta: rho 0.9 → 0.89', name: 'adadelta', hyper: {}, wrong: { rho: 0.89 }, family: 'adaptive' },
+    { what: 'adadelta: eps 1e-6 → 1e-5', name: 'adadelta', hyper: {}, wrong: { eps: 1e-5 }, family: 'adaptive' },
+    { what: 'rprop: etas [0.5, 1.2] → [0.5, 1.25]', name: 'rprop', hyper: {}, wrong: { etas: [0.5, 1.25] }, family: 'linear' },
+    { what: "adafactor 'torch': d 1 → 1.1", name: 'adafactor', hyper: { variant: 'torch', lr: 0.5 }, wrong: { variant: 'torch', lr: 0.5, d: 1.1 }, family: 'factored', margin: 3 },
+    { what: "adafactor 'torch': beta2Decay −0.8 → −0.75", name: 'adafactor', hyper: { variant: 'torch' }, wrong: { variant: 'torch', beta2Decay: -0.75 }, family: 'factored' },
   ];
 
   it.each(MISTAKES.map((m) => [m.what, m] as const))('%s', (_, m) => {
