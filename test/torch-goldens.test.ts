@@ -164,3 +164,37 @@ describe(`golden trajectories from torch.optim (torch ${GOLDENS.torch})`, () => 
     for (const [c, hyper] of wrongs) expect(units(c, hyper).units, `${c.id} with ${JSON.stringify(hyper)}`).toBeGreaterThan(50 * K[c.rule]);
   });
 });
+
+describe('the torch.optim rules check their hyperparameters as torch does, naming them', () => {
+  it.each([
+    ['rprop', { etas: [1.2, 0.5] }, RangeError, /^createOptimizer: rprop: etas must be \[η₋, η₊\] with 0 < η₋ < 1 < η₊/],
+    ['rprop', { stepSizes: [1, 0.5] }, RangeError, /^createOptimizer: rprop: stepSizes must be \[min, max\] with 0 <= min <= max/],
+    ['rprop', { etas: [0.5] }, TypeError, /^createOptimizer: rprop: etas must be a pair of finite numbers/],
+    ['radam', { betas: [1, 0.999] }, RangeError, /^createOptimizer: radam: betas\[0\] must be in \[0, 1\)/],
+    ['nadam', { momentumDecay: -1 }, RangeError, /^createOptimizer: nadam: momentumDecay must be in \[0, Infinity\)/],
+    ['adamax', { eps: 0 }, RangeError, /^createOptimizer: adamax: eps must be in \(0, Infinity\)/],
+    ['adadelta', { rho: 1.5 }, RangeError, /^createOptimizer: adadelta: rho must be in \[0, 1\]/],
+    ['adafactor', { variant: 'torch', d: 0.5 }, RangeError, /^createOptimizer: adafactor: d must be in \[1, Infinity\)/],
+    ['adafactor', { variant: 'torch', relativeStep: false }, TypeError, /^createOptimizer: adafactor: relativeStep does not apply to variant 'torch'/],
+    ['adafactor', { d: 2 }, TypeError, /^createOptimizer: adafactor: d does not apply to variant 'transformers'/],
+    ['adafactor', { variant: 'keras' }, TypeError, /^createOptimizer: adafactor: variant must be 'transformers' \| 'torch'/],
+    ['adafactor', { eps: [null, 1e-3] }, RangeError, /^createOptimizer: adafactor: eps\[0\] may be null only with variant 'torch'/],
+    ['muon', { nsCoefficients: [[1, 2, 3]] }, RangeError, /^createOptimizer: muon: nsCoefficients must be one \[a, b, c\] of finite numbers, or nsSteps \(5\) of them/],
+    ['muon', { epsMode: 'min' }, TypeError, /^createOptimizer: muon: epsMode must be 'add' \| 'max'/],
+    ['muon', { eps: 0 }, RangeError, /^createOptimizer: muon: eps must be in \(0, Infinity\)/],
+  ] as [RuleName, Record<string, unknown>, ErrorConstructor, RegExp][])('%s %j', (rule, hyper, Kind, message) => {
+    expect(() => createOptimizer(rule, hyper as never)).toThrow(Kind);
+    expect(() => createOptimizer(rule, hyper as never)).toThrow(message);
+  });
+
+  it('torch\'s Adafactor refuses a change of variant in setHyper; a config round-trips', async () => {
+    const { optimizerFromConfig } = await import('../src/index.js');
+    const opt = createOptimizer('adafactor', { variant: 'torch', weightDecay: 0.1 });
+    // Refused (here by transformers' own check of the lr torch's variant had), nothing changed.
+    expect(() => opt.setHyper({ variant: 'transformers' } as never)).toThrow(/^adafactor\.setHyper: /);
+    expect(opt.hyper.variant).toBe('torch');
+    expect(() => opt.setHyper({ variant: 'transformers', lr: null, eps: [1e-30, 1e-3] } as never)).toThrow(/^adafactor\.setHyper: variant, lr, eps cannot change during training \(it would change the native rule\)/);
+    const again = optimizerFromConfig(JSON.parse(JSON.stringify(opt.config())));
+    expect(again.hyperAt(3)).toEqual(opt.hyperAt(3));
+  });
+});
