@@ -27,12 +27,14 @@
 // measureLag(start) is the measurement itself, usable on its own (it needs no specopt).
 import { spawnSync } from 'node:child_process';
 import { createHook } from 'node:async_hooks';
-import { existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { openSync, readFileSync, readSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
+
+import { writeSection } from './lib.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -303,23 +305,8 @@ async function main() {
   }
   emit();
   emit(`Bench time: ${((performance.now() - T0) / 1e3).toFixed(0)} s.`);
-  writeSection(join(HERE, args.includes('--quick') ? 'RESULTS-quick.md' : 'RESULTS.md'), out.join('\n') + '\n');
+  writeSection(join(HERE, args.includes('--quick') ? 'RESULTS-quick.md' : 'RESULTS.md'), '## Async twins: main-thread blocking', out.join('\n') + '\n');
 }
 
-// Replaces (or appends) only this section of RESULTS.md: from its heading to the next "## ".
-function writeSection(file, body) {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const heading = /^## Async twins: main-thread blocking\b.*$/m.exec(text);
-  let next;
-  if (!heading) {
-    next = (text.trimEnd() ? `${text.trimEnd()}\n\n` : '') + body;
-  } else {
-    const after = heading.index + heading[0].length;
-    const following = /^## /m.exec(text.slice(after));
-    const tail = following ? text.slice(after + following.index) : '';
-    next = text.slice(0, heading.index) + body + (tail ? `\n${tail}` : '');
-  }
-  writeFileSync(file, next);
-}
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();

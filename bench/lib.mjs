@@ -1,7 +1,7 @@
 // Helpers shared by bench/run.mjs and bench/optim.mjs: timing statistics, formatting, the
 // markdown output both write to bench/RESULTS.md.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,3 +75,23 @@ export const fmtBM = (m) => (m ? `${fmtTime(m.best)} / ${fmtTime(m.median)}` : '
 export const fmtRatio = (x) => (x === undefined || !Number.isFinite(x) ? '—' : x >= 100 ? `${x.toFixed(0)}×` : `${x.toPrecision(3)}×`);
 
 export const fmtSci = (x) => (x === undefined || !Number.isFinite(x) ? '—' : x === 0 ? '0' : x.toExponential(1));
+
+/**
+ * Replaces (or appends) one section of a results file: from the line starting with `heading`
+ * ("## Optimizers") to the next "## " heading or the end of the file.
+ */
+export function writeSection(file, heading, body) {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const escaped = heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const found = new RegExp(`^${escaped}\\b.*$`, 'm').exec(text);
+  let next;
+  if (!found) {
+    next = (text.trimEnd() ? `${text.trimEnd()}\n\n` : '') + body;
+  } else {
+    const after = found.index + found[0].length;
+    const following = /^## /m.exec(text.slice(after));
+    const tail = following ? text.slice(after + following.index) : '';
+    next = text.slice(0, found.index) + body + (tail ? `\n${tail}` : '');
+  }
+  writeFileSync(file, next);
+}

@@ -8,13 +8,13 @@
 // Variants are interleaved round by round (the machine is shared and noisy); each row gives the
 // best and the median. Writes the "## Training loop" section of bench/RESULTS.md.
 // Usage: npm run bench:loop [-- --quick]
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as so from '../dist/index.mjs';
-import { cpuTimes, emit, fmtBM, fmtRatio, fmtTime, out, summarize, table } from './lib.mjs';
+import { cpuTimes, emit, fmtBM, fmtRatio, fmtTime, out, summarize, table, writeSection } from './lib.mjs';
 
 const { Matrix, createOptimizer, stepMany, stepManyAsync, clipGradNorm, schedules, backendInfo } = so;
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -242,18 +242,5 @@ if (stat0 && stat1) {
   emit();
 }
 
-function writeSection(file, body) {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const heading = new RegExp(`^${SECTION}\\b.*$`, 'm').exec(text);
-  let next;
-  if (!heading) next = (text.trimEnd() ? `${text.trimEnd()}\n\n` : '') + body;
-  else {
-    const after = heading.index + heading[0].length;
-    const following = /^## /m.exec(text.slice(after));
-    const tail = following ? text.slice(after + following.index) : '';
-    next = text.slice(0, heading.index) + body + (tail ? `\n${tail}` : '');
-  }
-  writeFileSync(file, next);
-}
-writeSection(RESULTS, out.join('\n').trimEnd() + '\n');
+writeSection(RESULTS, SECTION, out.join('\n').trimEnd() + '\n');
 progress(`wrote the "${SECTION}" section of ${RESULTS}`);

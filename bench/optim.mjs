@@ -20,13 +20,13 @@
 // rotates between rounds); each keeps its best over the rounds, and the median of the per-round
 // ratios is shown too. The run also reports how much CPU other processes used meanwhile.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as so from '../dist/index.mjs';
-import { LIMIT_BIN, buildLimit, cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, median, out, summarize, table } from './lib.mjs';
+import { buildLimit, cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, LIMIT_BIN, median, out, summarize, table, writeSection } from './lib.mjs';
 
 const { Matrix, createOptimizer, stepMany, stateBytes, backendInfo, OPTIMIZER_RULES } = so;
 
@@ -900,21 +900,5 @@ emit();
 table(['check', 'value', 'note'], checks.map(([what, v, note]) => [what, fmtSci(v), note]), 'lrl');
 emit(`Total optimizer bench time: ${((performance.now() - T0) / 1e3).toFixed(0)} s${QUICK ? ' (quick run: fewer repetitions)' : ''}.`);
 
-// Replace (or append) only the Optimizers section of RESULTS.md: from its heading to the next
-// "## " heading or the end of the file.
-function writeSection(file, body) {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const heading = /^## Optimizers\b.*$/m.exec(text);
-  let next;
-  if (!heading) {
-    next = (text.trimEnd() ? `${text.trimEnd()}\n\n` : '') + body;
-  } else {
-    const after = heading.index + heading[0].length;
-    const following = /^## /m.exec(text.slice(after));
-    const tail = following ? text.slice(after + following.index) : '';
-    next = text.slice(0, heading.index) + body + (tail ? `\n${tail}` : '');
-  }
-  writeFileSync(file, next);
-}
-writeSection(RESULTS, out.join('\n').trimEnd() + '\n');
+writeSection(RESULTS, SECTION, out.join('\n').trimEnd() + '\n');
 progress(`wrote the "${SECTION}" section of ${RESULTS}`);

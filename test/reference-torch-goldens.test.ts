@@ -14,36 +14,16 @@
 //   muon: torch's normalisation X/max(‖X‖_F, eps) is epsMode 'max' (the reference's default is
 //     KellerJordan's 'add'), method 'newton-schulz'.
 
-import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { COMMON, SPECTRAL_DECAY } from '../src/optim/defaults.js';
 import { referenceOptimizer } from '../src/reference/optim/index.js';
+import { GOLDENS, decodeGolden, type GoldenCase } from './goldens-helpers.js';
 
-interface Run {
-  dtype: 'float32' | 'float64';
-  ns?: string;
-  w: string;
-}
-interface Case {
-  id: string;
-  rule: string;
-  hyper: Record<string, unknown>;
-  shape: [number, number];
-  steps: number;
-  w0: string;
-  grads: string;
-  runs: Run[];
-}
-
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/torch-optim-goldens.json', import.meta.url), 'utf8')) as {
-  torch: string;
-  cases: Case[];
-};
+type Case = GoldenCase;
+const fixture = GOLDENS;
 
 function decode(s: string, dtype: 'float32' | 'float64'): Float64Array {
-  const b = Buffer.from(s, 'base64');
-  const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
-  return Float64Array.from(dtype === 'float32' ? new Float32Array(ab) : new Float64Array(ab));
+  return Float64Array.from(decodeGolden(s, dtype));
 }
 
 function referenceHyper(c: Case): Record<string, unknown> {

@@ -8,38 +8,15 @@
 // few u·(|w| + |Δw|) per step). A mis-specified rule (a wrong bias correction, eps in the wrong
 // place, a decay applied to the wrong weight) is off by orders of magnitude more: the test shows it
 // on deliberately wrong hyperparameters.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Matrix, createOptimizer, type RuleName } from '../src/index.js';
+import { GOLDENS, decodeGolden, type GoldenCase } from './goldens-helpers.js';
 
-interface Run {
-  dtype: 'float32' | 'float64';
-  defaultDtype: string;
-  ns?: string;
-  w: string;
-}
-interface Case {
-  id: string;
-  rule: string;
-  label: string;
-  hyper: Record<string, unknown>;
-  shape: [number, number];
-  steps: number;
-  w0: string;
-  grads: string;
-  runs: Run[];
-}
-
-const GOLDENS = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'torch-optim-goldens.json'), 'utf8')) as { torch: string; cases: Case[]; torchDefaults: Record<string, Record<string, unknown>> };
+type Case = GoldenCase;
 const U = 2 ** -24;
 
-function decode(b64: string, dtype: 'float32' | 'float64'): Float32Array | Float64Array {
-  const bytes = Buffer.from(b64, 'base64');
-  const copy = new Uint8Array(bytes); // aligned
-  return dtype === 'float32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
-}
+const decode = decodeGolden;
 
 /** The native run of a case and its units against torch's float32 run (see the header). */
 /**

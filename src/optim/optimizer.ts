@@ -757,17 +757,7 @@ function run(entries: readonly StepEntry[], plan: Plan, clip?: Float64Array): St
       skipped = outcome.skipped;
       clipped ??= { norm: outcome.gradNorm, scale: outcome.scale };
     }
-    const { states, infos } = plan;
-    for (let k = 0, s = 0; k < nativeIdx.length; k++) {
-      if (s < skipped.length && skipped[s] === k) {
-        results[nativeIdx[k]] = SKIPPED;
-        s++;
-      } else {
-        states[k].step += 1;
-        const info = infos[k];
-        results[nativeIdx[k]] = info === undefined ? UPDATED : { skipped: false, rootFailures: info[1] };
-      }
-    }
+    nativeResults(plan, skipped, results);
   }
   referenceIdx.forEach((i, k) => (results[i] = commits[k]()));
   if (clip !== undefined) {
@@ -776,6 +766,21 @@ function run(entries: readonly StepEntry[], plan: Plan, clip?: Float64Array): St
     results.clipped = clipped.scale !== 1;
   }
   return results;
+}
+
+/** The native entries' results after the addon's step (`skipped`: their indices among them); counts the updated states' steps. */
+function nativeResults(plan: Plan, skipped: readonly number[], results: StepResult[]): void {
+  const { nativeIdx, states, infos } = plan;
+  for (let k = 0, s = 0; k < nativeIdx.length; k++) {
+    if (s < skipped.length && skipped[s] === k) {
+      results[nativeIdx[k]] = SKIPPED;
+      s++;
+    } else {
+      states[k].step += 1;
+      const info = infos[k];
+      results[nativeIdx[k]] = info === undefined ? UPDATED : { skipped: false, rootFailures: info[1] };
+    }
+  }
 }
 
 /** Refuses entries whose memory or state a stepManyAsync call in flight is using. */
@@ -835,7 +840,7 @@ export function stepManyAsync(entries: readonly StepEntry[], options?: StepManyO
     } catch (error) {
       throw asyncNamed(named(error, 'stepMany'));
     }
-    const { nativeIdx, states, infos } = plan;
+    const { nativeIdx, states } = plan;
     const inUse = claim(plan.batch.arrays, states);
     let outcome: number[] | { skipped: number[]; gradNorm: number; scale: number };
     try {
@@ -844,18 +849,8 @@ export function stepManyAsync(entries: readonly StepEntry[], options?: StepManyO
       release(inUse);
       throw asyncNamed(renumber(error, entries, nativeIdx));
     }
-    const skipped = Array.isArray(outcome) ? outcome : outcome.skipped;
     const results: StepResults = new Array(entries.length);
-    for (let k = 0, s = 0; k < nativeIdx.length; k++) {
-      if (s < skipped.length && skipped[s] === k) {
-        results[nativeIdx[k]] = SKIPPED;
-        s++;
-      } else {
-        states[k].step += 1;
-        const info = infos[k];
-        results[nativeIdx[k]] = info === undefined ? UPDATED : { skipped: false, rootFailures: info[1] };
-      }
-    }
+    nativeResults(plan, Array.isArray(outcome) ? outcome : outcome.skipped, results);
     if (!Array.isArray(outcome)) {
       results.gradNorm = outcome.gradNorm;
       results.clipped = outcome.scale !== 1;
