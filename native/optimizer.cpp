@@ -773,7 +773,7 @@ class AsyncStep {
     size_t length = 0;
     bool written = false;     // a parameter, state buffer or warm start
     bool shared = false;      // on a SharedArrayBuffer
-    std::vector<float> copy;  // the job's copy, when not worked on in place
+    Block copy;               // the job's copy (pooled, like the async twins' inputs), when not in place
   };
 
   explicit AsyncStep(napi_env env) : env_(env) {}
@@ -838,14 +838,17 @@ Napi::Value OptimizerStepAsync(const Napi::CallbackInfo& info) {
     if (napi_create_reference(env, seen[i].first, 1, &a.ref) != napi_ok) {
       throw Napi::Error::New(env, "optimizer step: cannot reference an array");
     }
-    if (a.written ? step->copiesWritten : !a.shared) a.copy.assign(a.js, a.js + a.length);
+    if (a.length != 0 && (a.written ? step->copiesWritten : !a.shared)) {
+      a.copy = Block(a.length);
+      StreamCopy(a.copy.data(), a.js, a.length);
+    }
   }
   // The entries now point at the copies where there are any.
   {
     size_t at = 0;
     auto place = [&](auto& pointer) {
       AsyncStep::Array& a = step->arrays[at++];
-      if (!a.copy.empty()) pointer = a.copy.data();
+      if (a.copy.size() != 0) pointer = a.copy.data();
     };
     for (Entry& e : step->entries) {
       place(e.w);
@@ -873,7 +876,7 @@ Napi::Value OptimizerStepAsync(const Napi::CallbackInfo& info) {
             }
           }
           for (const AsyncStep::Array& a : step->arrays) {
-            if (a.written && a.length != 0) std::copy(a.copy.begin(), a.copy.end(), a.js);
+            if (a.written && a.length != 0) StreamCopy(a.js, a.copy.data(), a.length);
           }
         }
         return Outcome(env, step->outcome, step->clip);

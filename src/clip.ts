@@ -29,15 +29,21 @@ function normType(options: unknown, fn: string): 2 | typeof Infinity {
   return p;
 }
 
+/**
+ * @internal One gradient's part of the total norm: Σg² (normType 2) or the largest |g|; NaN or
+ * Infinity when it holds either (Math.max propagates NaN).
+ */
+export function normPart(g: Float32Array, p: 2 | typeof Infinity): number {
+  let x = 0;
+  if (p === Infinity) for (let i = 0; i < g.length; i++) x = Math.max(x, Math.abs(g[i]));
+  else for (let i = 0; i < g.length; i++) x += g[i] * g[i];
+  return x;
+}
+
 function total(data: Float32Array[], p: 2 | typeof Infinity): number {
-  if (p === Infinity) {
-    let m = 0;
-    for (const g of data) for (let i = 0; i < g.length; i++) m = Math.max(m, Math.abs(g[i]));
-    return m; // NaN if any entry is NaN (Math.max propagates it)
-  }
-  let s = 0;
-  for (const g of data) for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-  return Math.sqrt(s);
+  let t = 0;
+  for (const g of data) t = p === Infinity ? Math.max(t, normPart(g, p)) : t + normPart(g, p);
+  return p === Infinity ? t : Math.sqrt(t);
 }
 
 /** The total norm of `grads` (2-norm of all their entries together, or the largest |g|). */

@@ -12,6 +12,7 @@ import { RULE_SPECS } from './rules/index.js';
 import { anyInFlight, checkFree, claim, release } from './inflight.js';
 import { checkStateValues, stateFail, type OptimizerState, type StateArray } from './state.js';
 import { runAsync } from '../async.js';
+import { normPart } from '../clip.js';
 
 /** Where an optimizer computes: 'native' (the float32 addon, the default) or 'reference' (the float64 TypeScript formulas, for cross-checks). */
 export type Backend = 'native' | 'reference';
@@ -708,9 +709,7 @@ function clipFactor(entries: readonly StepEntry[], clip: Float64Array): { norm: 
   const inf = clip[0] === 2;
   let total = 0;
   for (const e of entries) {
-    const g = e.grad.data;
-    let part = 0;
-    for (let i = 0; i < g.length; i++) part = inf ? Math.max(part, Math.abs(g[i])) : part + g[i] * g[i];
+    const part = normPart(e.grad.data, inf ? Infinity : 2);
     // A non-finite gradient reaching here belongs to an entry that skips (the others threw).
     if (Number.isFinite(part)) total = inf ? Math.max(total, part) : total + part;
   }
