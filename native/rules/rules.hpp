@@ -30,6 +30,16 @@ struct RuleArgs {
   float Decay(double c) const;
 };
 
+// A float64 running value (a sum over steps, a learned step size) kept in a float32 state buffer
+// as two floats, hi = x rounded and lo = the rest: about 48 significant bits, finite whenever x
+// is, so native states stay plain Float32Arrays.
+inline double LoadPair(const float* p) { return double(p[0]) + double(p[1]); }
+inline void StorePair(float* p, double x) {
+  float hi = float(x);
+  p[0] = hi;
+  p[1] = float(x - double(hi));
+}
+
 // Each rule: a loop over the parameter. They throw ComputeError(badInput) for inputs the rule
 // cannot take (sphere-sgd's zero vector); any such check happens before the first write.
 void SgdStep(const RuleArgs& a);
