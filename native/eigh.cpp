@@ -18,8 +18,10 @@ void SymmetricEigen(const float* s, size_t n, float* values, float* vectors) {
                          true);
     }
   }
-  // The row-major lower triangle is the column-major upper triangle: no transpose needed.
-  std::vector<float> a(s, s + n * n);
+  // The row-major lower triangle is the column-major upper triangle: no transpose needed. Only
+  // that triangle is copied (eighAsync's input copy holds nothing else).
+  std::vector<float> a(n * n, 0.0f);
+  for (size_t i = 0; i < n; ++i) std::copy_n(s + i * n, i + 1, a.data() + i * n);
   SerialBelow serial(static_cast<double>(n) * n * n);
   lapack_int N = static_cast<lapack_int>(n);
   float lworkQuery = 0;
@@ -67,7 +69,7 @@ Napi::Value EighAsync(const Napi::CallbackInfo& info) {
     Input s;
     Output values, vectors;
   };
-  auto state = std::shared_ptr<State>(new State{{env, info[0], s}, {env, n}, {env, n * n}});
+  auto state = std::shared_ptr<State>(new State{{env, info[0], s, n}, {env, n}, {env, n * n}});
   return Job::Start(
       env, [=] { SymmetricEigen(state->s.Data(), n, state->values.Zeroed(), state->vectors.Zeroed()); },
       [=](Napi::Env env) -> Napi::Value {

@@ -214,25 +214,47 @@ Pool& ThePool() {
 
 }  // namespace
 
+namespace {
+
+#if defined(__SSE2__)
+// Streaming stores from `to`'s first 16-byte boundary; the caller fences once at the end.
+void StreamRun(float* to, const float* from, size_t count) {
+  size_t i = 0;
+  for (; i < count && reinterpret_cast<uintptr_t>(to + i) % 16 != 0; ++i) std::memcpy(to + i, from + i, sizeof(float));
+  for (; i + 16 <= count; i += 16) {
+    __m128 a = _mm_loadu_ps(from + i), b = _mm_loadu_ps(from + i + 4), c = _mm_loadu_ps(from + i + 8),
+           d = _mm_loadu_ps(from + i + 12);
+    _mm_stream_ps(to + i, a);
+    _mm_stream_ps(to + i + 4, b);
+    _mm_stream_ps(to + i + 8, c);
+    _mm_stream_ps(to + i + 12, d);
+  }
+  if (i < count) std::memcpy(to + i, from + i, (count - i) * sizeof(float));
+}
+#endif
+
+}  // namespace
+
 void StreamCopy(float* to, const float* from, size_t count) {
 #if defined(__SSE2__)
   if (count * sizeof(float) >= kPooledMin) {
-    size_t i = 0;
-    for (; i < count && reinterpret_cast<uintptr_t>(to + i) % 16 != 0; ++i) std::memcpy(to + i, from + i, sizeof(float));
-    for (; i + 16 <= count; i += 16) {
-      __m128 a = _mm_loadu_ps(from + i), b = _mm_loadu_ps(from + i + 4), c = _mm_loadu_ps(from + i + 8),
-             d = _mm_loadu_ps(from + i + 12);
-      _mm_stream_ps(to + i, a);
-      _mm_stream_ps(to + i + 4, b);
-      _mm_stream_ps(to + i + 8, c);
-      _mm_stream_ps(to + i + 12, d);
-    }
-    if (i < count) std::memcpy(to + i, from + i, (count - i) * sizeof(float));
+    StreamRun(to, from, count);
     _mm_sfence();  // streaming stores are weakly ordered: done before another thread reads them
     return;
   }
 #endif
   if (count > 0) std::memcpy(to, from, count * sizeof(float));
+}
+
+void StreamCopyLower(float* to, const float* from, size_t n) {
+#if defined(__SSE2__)
+  if (n * (n + 1) / 2 * sizeof(float) >= kPooledMin) {
+    for (size_t i = 0; i < n; ++i) StreamRun(to + i * n, from + i * n, i + 1);
+    _mm_sfence();
+    return;
+  }
+#endif
+  for (size_t i = 0; i < n; ++i) std::memcpy(to + i * n, from + i * n, (i + 1) * sizeof(float));
 }
 
 Block::Block(size_t count) : size_(count) {
@@ -297,8 +319,8 @@ void Block::Release() {
   }
 }
 
-Input::Input(napi_env env, napi_value array, const FloatView& view)
-    : env_(env), source_(view.data), length_(view.length) {
+Input::Input(napi_env env, napi_value array, const FloatView& view, size_t lowerOf)
+    : env_(env), source_(view.data), length_(view.length), lowerOf_(lowerOf) {
   // A typed array's buffer is an ArrayBuffer or a SharedArrayBuffer: napi_is_arraybuffer is
   // false only for the latter (Node 20's Node-API has no direct test for it). Anything unsure
   // takes the safe way, the copy now.
@@ -310,8 +332,13 @@ Input::Input(napi_env env, napi_value array, const FloatView& view)
     return;
   }
   shared_ = nullptr;
+  CopyNow();
+}
+
+void Input::CopyNow() {
   copy_ = Block(length_);
-  StreamCopy(copy_.data(), source_, length_);
+  if (lowerOf_ != 0 && lowerOf_ * lowerOf_ == length_) StreamCopyLower(copy_.data(), source_, lowerOf_);
+  else StreamCopy(copy_.data(), source_, length_);
   copied_ = true;
 }
 
@@ -322,9 +349,7 @@ Input::~Input() {
 float* Input::Data() {
   if (!copied_) {
     // Other threads may write the SharedArrayBuffer meanwhile: the job computes on this snapshot.
-    copy_ = Block(length_);
-    StreamCopy(copy_.data(), source_, length_);
-    copied_ = true;
+    CopyNow();
   }
   return copy_.data();
 }

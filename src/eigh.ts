@@ -30,8 +30,8 @@ export function eigh(s: MatrixLike): Eigh {
 }
 
 /**
- * `eigh` off the event loop; the input is copied when the call is made (on a SharedArrayBuffer:
- * when its job starts). Never throws: bad arguments and failures reject, with `eigh`'s error under
+ * `eigh` off the event loop; the input's lower triangle (all `eigh` reads) is copied when the call
+ * is made (on a SharedArrayBuffer: when its job starts). Never throws: bad arguments and failures reject, with `eigh`'s error under
  * "eighAsync: ".
  */
 export function eighAsync(s: MatrixLike): Promise<Eigh> {

@@ -175,6 +175,20 @@ describe('async twins: inputs on a SharedArrayBuffer (copied on the worker threa
     expect(sameBits(moved, copy)).toBe(true);
   });
 
+  it('eighAsync copies and reads only the lower triangle: what is above it does not matter, small or large, shared or not', async () => {
+    // 400² is 320 KiB of triangle (the streaming copy into a reused block); 9² the plain one.
+    for (const n of [9, 400]) {
+      const b = Matrix.randn(n, n, 40 + n);
+      const sym = matmul(b, b, { transA: true });
+      const expected = eigh(sym);
+      const junk = sym.clone();
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) junk.data[i * n + j] = j % 3 === 0 ? NaN : 1e30 * (i - j);
+      // A reused block holding other values first: an svd of the same byte size before each run.
+      await svdAsync(Matrix.randn(n, n, 7));
+      for (const input of [junk, shared(junk)]) expect(sameBits(await eighAsync(input), expected), `n = ${n}`).toBe(true);
+    }
+  });
+
   it('inputs of 256 KiB and more (copied into reused blocks) give the right results in any order of sizes', async () => {
     // Sizes within a factor of two of each other reuse each other's blocks; several in flight at once.
     const sizes = [300, 260, 300, 380, 270, 300, 256, 390];
