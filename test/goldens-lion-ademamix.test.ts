@@ -1,16 +1,20 @@
-// Lion, cautious Lion and AdEMAMix against golden trajectories recorded from their reference
-// implementations themselves (test/fixtures/goldens-lion-ademamix.json, made by
+// Lion, cautious Lion, AdEMAMix and cautious AdamW against golden trajectories recorded from
+// reference implementations themselves (test/fixtures/goldens-lion-ademamix.json, made by
 // make_goldens_lion_ademamix.py with torch 2.13 CPU from lucidrains/lion-pytorch's `Lion` and
-// `cautious_lion.Lion` and apple/ml-ademamix's `AdEMAMix`, commits in the fixture): the same
-// initial parameter and gradients, 24 steps, on 1x7, 7x1, 6x6, 9x4 and 4x9.
+// `cautious_lion.Lion`, apple/ml-ademamix's `AdEMAMix` and kyleliang919/C-Optim's `c_adamw.AdamW`
+// (its foreach path, run eagerly), commits in the fixture): the same initial parameter and
+// gradients, 24 steps, on 1x7, 7x1, 6x6, 9x4 and 4x9.
 //
 // Native backend, per step t: err_t = max_i |w_specopt − w_ref32| in units of u·S_t, u = 2⁻²⁴ and
 // S_t = Σ_{s≤t} (‖w64_s‖∞ + ‖Δw64_s‖∞) from the reference's float64 run (torch-goldens.test.ts'
 // measure: two float32 runs of one rule drift apart by a few u·(|w| + |Δw|) per step).
 // Reference backend (float64): max over steps of max_i |w_ref − w_torch64| / max_i |w_torch64|,
 // against the reference's float64 run.
-// Cautious adam/adamw/sgd have no reference class with this mask (C-Optim's own AdamW differs:
-// docs/optimizers.md), so they are held by the float64 cross-check of optim.test.ts only.
+// C-Optim's AdamW is specopt's cautious adamw with cautiousFactor 0 but for its clamp of the mask's
+// mean at 1e-3 (specopt: 1e-5), which does not bind here (about half the entries agree), and its
+// float32 scalar-tensor bias corrections in the float32 run (used consistently, they cost ~0.6
+// units). Cautious adam (L2) and sgd have no reference class with this mask, so they are held by
+// the float64 cross-check of optim.test.ts and cautious.test.ts only.
 import { describe, expect, it } from 'vitest';
 
 import { Matrix, OPTIMIZER_DEFAULTS, createOptimizer, type RuleName } from '../src/index.js';
@@ -89,18 +93,18 @@ const GROUPS: [string, (c: GoldenCase) => boolean][] = [
   ['lion', (c) => c.rule === 'lion' && c.hyper.cautious === false],
   ['lion cautious', (c) => c.rule === 'lion' && c.hyper.cautious === true],
   ['ademamix', (c) => c.rule === 'ademamix'],
+  ['adamw cautious (C-Optim)', (c) => c.rule === 'adamw'],
 ];
 
-describe(`golden trajectories from lion-pytorch and ml-ademamix (torch ${G.torch})`, () => {
+describe(`golden trajectories from lion-pytorch, ml-ademamix and C-Optim (torch ${G.torch})`, () => {
   it('the fixture names its reference commits', () => {
-    expect(G.references['lucidrains/lion-pytorch'].commit).toMatch(/^[0-9a-f]{40}$/);
-    expect(G.references['apple/ml-ademamix'].commit).toMatch(/^[0-9a-f]{40}$/);
+    for (const repo of ['lucidrains/lion-pytorch', 'apple/ml-ademamix', 'kyleliang919/C-Optim']) expect(G.references[repo].commit, repo).toMatch(/^[0-9a-f]{40}$/);
   });
 
   for (const [group, pick] of GROUPS) {
     const cases = G.cases.filter(pick);
     it(`${group}, native: ${cases.length} cases (${[...new Set(cases.map((c) => c.label))].join('; ')}) within ${K} units of the float32 run`, () => {
-      expect(cases.length).toBeGreaterThanOrEqual(15);
+      expect(cases.length).toBeGreaterThanOrEqual(10);
       const worst: Record<string, number> = {};
       for (const c of cases) {
         const r = nativeUnits(c);
@@ -147,6 +151,8 @@ describe(`golden trajectories from lion-pytorch and ml-ademamix (torch ${G.torch
       ['ademamix/warm-ups 10 / 20, lr 1e-2, weight decay 0.1, alpha 5', '6x6', { beta3Warmup: null }],
       ['ademamix/warm-ups 10 / 20, lr 1e-2, weight decay 0.1, alpha 5', '4x9', { alphaWarmup: 16 }],
       ['ademamix/lr 1e-2, weight decay 0.1', '9x4', { weightDecay: 0 }],
+      ['adamw/C-Optim AdamW (foreach), lr 1e-2', '6x6', { cautious: false }],
+      ['adamw/C-Optim AdamW (foreach), lr 1e-2, weight decay 0.1, betas (0.8, 0.99)', '9x4', { cautiousFactor: 0.1 }],
     ];
     for (const [label, shape, change] of wrongs) {
       const c = pick(label, shape);
