@@ -736,6 +736,15 @@ describe('2. saveState / loadState', () => {
       expect(bytesFor('galore-adamw', { rank: 2 }, m, n)).toBe(4 * (m >= n ? r * n + 2 * m * r : m * r + 2 * r * n));
       expect(bytesFor('soap', {}, m, n)).toBe(4 * (2 * mn + (factored ? 2 * m * m + 2 * n * n : 0) + 2));
       expect(bytesFor('soap', { maxPreconditionerDim: 8 }, m, n)).toBe(4 * (2 * mn + (factored ? (m <= 8 ? 2 * m * m : 0) + (n <= 8 ? 2 * n * n : 0) : 0) + 2));
+      // Issue 12: Lion's one average, AdEMAMix's three (fast, slow, second moment); cautious
+      // masking keeps nothing.
+      expect(bytesFor('lion', {}, m, n)).toBe(4 * mn);
+      expect(bytesFor('lion', { cautious: true }, m, n)).toBe(4 * mn);
+      expect(bytesFor('ademamix', {}, m, n)).toBe(12 * mn);
+      expect(bytesFor('ademamix', { betas: [0, 0.999, 0.9999] }, m, n)).toBe(12 * mn);
+      expect(bytesFor('adam', { cautious: true }, m, n)).toBe(8 * mn);
+      expect(bytesFor('lion', {}, m, n, 'reference')).toBe(8 * mn);
+      expect(bytesFor('ademamix', {}, m, n, 'reference')).toBe(24 * mn);
       // A spectral warm start keeps v₁ (or u₁): min(m, n) floats more.
       expect(bytesFor('adamw', { weightDecayNorm: 'spectral', spectralWarmStart: true }, m, n)).toBe(8 * mn + 4 * Math.min(m, n));
       // The reference backend keeps the same numbers of values, in float64.
