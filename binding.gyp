@@ -20,6 +20,7 @@
         "native/rules/adam_mini.cpp",
         "native/rules/first_order.cpp",
         "native/rules/galore.cpp",
+        "native/rules/lion_ademamix.cpp",
         "native/rules/muon.cpp",
         "native/rules/shampoo.cpp",
         "native/rules/soap.cpp",

@@ -64,6 +64,12 @@ struct Rule {
   // Rules with a variable number of scalars (Muon's coefficient triples): the count the first
   // scalarCount of them ask for; it must be the count given.
   size_t (*scalarsNeeded)(const double* s) = nullptr;
+  // Entry-wise rules with cautious masking: scalars[cautiousScalar] is 1 when on (0 off) and the
+  // next one is cautiousFactor; `aligned` counts a chunk's entries whose update agrees in sign
+  // with the gradient, reading only. Run sums it over the whole parameter before any chunk is
+  // written and hands the rule the mask's two factors (RuleArgs::cautiousAligned/Other).
+  size_t (*aligned)(const RuleArgs&) = nullptr;
+  int cautiousScalar = -1;
 };
 
 Lengths Optional(bool present, size_t n) { return present ? Lengths{n} : Lengths{}; }
@@ -73,8 +79,20 @@ size_t Choice(double x, size_t count, const char* what) {
   return size_t(x);
 }
 
+// The cautious flag (0 or 1) and cautiousFactor (in [0, 1]) at s[k], s[k + 1].
+void CheckCautious(const double* s, size_t k, const char* rule) {
+  if (!(s[k] == 0 || s[k] == 1)) throw std::invalid_argument(std::string(rule) + ": cautious must be 0 or 1");
+  if (!(s[k + 1] >= 0 && s[k + 1] <= 1)) throw std::invalid_argument(std::string(rule) + ": cautiousFactor must be in [0, 1]");
+}
+
 const Rule kRules[] = {
-    {"sgd", 7, [](size_t r, size_t c, const double* s) { return Optional(s[1] > 0, r * c); }, SgdStep, nullptr, true, 5},
+    {"sgd", 9,
+     [](size_t r, size_t c, const double* s) {
+       CheckCautious(s, 7, "sgd");
+       if (s[7] != 0 && !(s[1] > 0)) throw std::invalid_argument("sgd: cautious needs momentum > 0");
+       return Optional(s[1] > 0, r * c);
+     },
+     SgdStep, nullptr, true, 5, false, nullptr, SgdAligned, 7},
     {"signsgd", 3, [](size_t r, size_t c, const double* s) { return Optional(s[1] > 0, r * c); }, SignSgdStep, nullptr, true, 2},
     {"pbsgd", 5, [](size_t r, size_t c, const double* s) { return Optional(s[2] > 0, r * c); }, PbSgdStep, nullptr},
     {"adagrad", 3, [](size_t r, size_t c, const double*) { return Lengths{r * c}; }, AdagradStep, nullptr, true},
@@ -86,13 +104,14 @@ const Rule kRules[] = {
        return l;
      },
      RmspropStep, nullptr, true},
-    {"adam", 8,
+    {"adam", 10,
      [](size_t r, size_t c, const double* s) {
+       CheckCautious(s, 8, "adam");
        Lengths l{r * c, r * c};
        if (s[7] != 0) l.push_back(r * c);
        return l;
      },
-     AdamStep, nullptr, true, 4},
+     AdamStep, nullptr, true, 4, false, nullptr, AdamAligned, 8},
     {"adafactor", 9,
      [](size_t r, size_t c, const double* s) {
        Lengths l = s[8] != 0 ? Lengths{r, c} : Lengths{r * c};
@@ -192,6 +211,19 @@ const Rule kRules[] = {
     {"adamax", 5, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c}; }, AdamaxStep, nullptr, true},
     {"adadelta", 4, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c}; }, AdadeltaStep, nullptr, true},
     {"rprop", 4, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c}; }, RpropStep, nullptr, true},
+    // Issue 12.
+    {"lion", 6,
+     [](size_t r, size_t c, const double* s) {
+       CheckCautious(s, 4, "lion");
+       return Lengths{r * c};
+     },
+     LionStep, nullptr, true, 3, false, nullptr, LionAligned, 4},
+    {"ademamix", 11,
+     [](size_t r, size_t c, const double* s) {
+       CheckCautious(s, 9, "ademamix");
+       return Lengths{r * c, r * c, r * c};
+     },
+     AdemamixStep, nullptr, true, -1, false, nullptr, AdemamixAligned, 9},
 };
 constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 
@@ -511,10 +543,32 @@ void Run(const Entry& e, float scale) {
     RuleArgs{e.w, g, e.rows, e.cols, e.buffers, scalars, left, right, gradScale}.Decay(scalars[e.rule->decayScalar]);
     scalars[e.rule->decayScalar] = 0;
   }
-  ParallelRanges(n, PassThreads(n), [&](size_t begin, size_t end) {
-    float* buffers[kMaxBuffers];
+  int parts = PassThreads(n);
+  auto chunk = [&](size_t begin, size_t end, float* (&buffers)[kMaxBuffers]) {
     for (size_t k = 0; k < e.bufferCount; ++k) buffers[k] = e.buffers[k] + begin;
-    e.rule->step(RuleArgs{e.w + begin, g + begin, 1, end - begin, buffers, scalars, nullptr, nullptr, gradScale});
+    return RuleArgs{e.w + begin, g + begin, 1, end - begin, buffers, scalars, nullptr, nullptr, gradScale};
+  };
+  // Cautious masking: the mean of the mask is over the whole parameter, so the chunks' counts
+  // (the same chunks, read only) are summed before any chunk is written.
+  float on = 1.0f, off = 1.0f;
+  int cs = e.rule->cautiousScalar;
+  if (cs >= 0 && scalars[cs] != 0) {
+    size_t chunkSize = ((n + parts - 1) / parts + 15) & ~size_t{15};
+    std::vector<size_t> counts(size_t(std::max(parts, 1)), 0);
+    ParallelRanges(n, parts, [&](size_t begin, size_t end) {
+      float* buffers[kMaxBuffers];
+      counts[parts <= 1 ? 0 : begin / chunkSize] = e.rule->aligned(chunk(begin, end, buffers));
+    });
+    size_t aligned = 0;
+    for (size_t c : counts) aligned += c;
+    CautiousScales(aligned, n, scalars[cs + 1], &on, &off);
+  }
+  ParallelRanges(n, parts, [&](size_t begin, size_t end) {
+    float* buffers[kMaxBuffers];
+    RuleArgs args = chunk(begin, end, buffers);
+    args.cautiousAligned = on;
+    args.cautiousOther = off;
+    e.rule->step(args);
   });
 }
 

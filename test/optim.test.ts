@@ -316,6 +316,46 @@ CASES.push(
     { variant: 'torch', weightDecay: 0.1, d: 2 },
     { variant: 'torch', lr: 0.5, eps: [1e-20, 1e-3], maximize: true },
   ].map((hyper): Case => ({ name: 'adafactor', hyper: hyper as Case['hyper'], family: 'factored' })),
+  // Issue 12: Lion (its sign update, like signsgd's, is exact only where both runs agree on the
+  // sign: gradients of one sign per entry ('fixedSign') keep β₁m + (1 − β₁)G away from 0; with
+  // 'awayFromZero' (|G| ≥ 0.1, signs changing) it is near 0 only by chance, and the seeds here have
+  // no such entry), AdEMAMix with its warm-ups, and cautious masking on every rule that takes it.
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, weightDecay: 0.5 },
+    { lr: 0.01, betas: [0.95, 0.98], weightDecay: 0.5 },
+    ...spectral({ lr: 0.01, weightDecay: 0.5 }),
+    { lr: 0.01, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'lion', hyper: hyper as Case['hyper'], family: 'sign', mode: 'fixedSign' })),
+  ...[
+    { lr: 0.01, betas: [0.9, 0.9], cautious: true },
+    { lr: 0.01, cautious: true, cautiousFactor: 0.3, weightDecay: 0.5 },
+    { lr: 0.01, betas: [0.5, 0.99], cautious: true },
+    ...spectral({ lr: 0.01, weightDecay: 0.5, cautious: true }),
+  ].map((hyper): Case => ({ name: 'lion', hyper: hyper as Case['hyper'], family: 'sign', mode: 'awayFromZero' })),
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, weightDecay: 0.1 },
+    { lr: 0.01, betas: [0.9, 0.999, 0.99], alpha: 5 },
+    { lr: 0.01, beta3Warmup: 10, alphaWarmup: 15, weightDecay: 0.1 },
+    { lr: 0.01, betas: [0, 0.99, 0.999], beta3Warmup: 8 },
+    { lr: 0.01, cautious: true },
+    { lr: 0.01, betas: [0.9, 0.999, 0.99], cautious: true, cautiousFactor: 0.2, weightDecay: 0.1, alphaWarmup: 5 },
+    { lr: 0.01, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'ademamix', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  ...[
+    { lr: 0.01, cautious: true },
+    { lr: 0.01, cautious: true, cautiousFactor: 0.25, weightDecay: 0.1, amsgrad: true },
+  ].map((hyper): Case => ({ name: 'adam', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  ...[
+    { lr: 0.01, cautious: true, weightDecay: 0.5 },
+    ...spectral({ lr: 0.01, weightDecay: 0.5, cautious: true, cautiousFactor: 0.5 }),
+  ].map((hyper): Case => ({ name: 'adamw', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  ...[
+    { lr: 0.05, momentum: 0.9, cautious: true },
+    { lr: 0.05, momentum: 0.9, nesterov: true, cautious: true, weightDecay: 0.1 },
+    { lr: 0.05, momentum: 0.5, dampening: 0.3, cautious: true, cautiousFactor: 0.4, weightDecay: 0.1, decoupledWeightDecay: true },
+  ].map((hyper): Case => ({ name: 'sgd', hyper: hyper as Case['hyper'], family: 'linear' })),
   ...[
     { lr: 0.02, epsMode: 'max', weightDecay: 0.1 },
     { lr: 0.02, adjustLr: 'original', nsCoefficients: [3, -4, 1.9] },
@@ -482,6 +522,20 @@ describe('1b. the cross-check catches a mis-specified update', () => {
     { what: 'adadelta: eps 1e-6 → 1e-5', name: 'adadelta', hyper: {}, wrong: { eps: 1e-5 }, family: 'adaptive' },
     { what: 'rprop: etas [0.5, 1.2] → [0.5, 1.25]', name: 'rprop', hyper: {}, wrong: { etas: [0.5, 1.25] }, family: 'linear' },
     { what: "adafactor 'torch': d 1 → 1.1", name: 'adafactor', hyper: { variant: 'torch', lr: 0.5 }, wrong: { variant: 'torch', lr: 0.5, d: 1.1 }, family: 'factored', margin: 3 },
+    // Issue 12: Lion's betas, AdEMAMix's slow EMA and warm-ups, and the cautious mask (off, or
+    // its mean taken without the clamp's counterpart: a factor of 0 instead of 0.3).
+    // (betas only matter where the signs change: with 'fixedSign' every update is sign(G))
+    { what: 'lion: betas swapped', name: 'lion', hyper: { lr: 0.01, weightDecay: 0.5 }, wrong: { lr: 0.01, weightDecay: 0.5, betas: [0.99, 0.9] }, family: 'sign', mode: 'awayFromZero' },
+    { what: 'lion: weightDecay 0.5 → 0.45', name: 'lion', hyper: { lr: 0.01, weightDecay: 0.5 }, wrong: { lr: 0.01, weightDecay: 0.45 }, family: 'sign', mode: 'fixedSign' },
+    { what: 'lion: cautious mask off', name: 'lion', hyper: { lr: 0.01, cautious: true }, wrong: { lr: 0.01 }, family: 'sign', mode: 'awayFromZero' },
+    { what: 'lion: cautiousFactor 0.3 → 0', name: 'lion', hyper: { lr: 0.01, cautious: true, cautiousFactor: 0.3 }, wrong: { lr: 0.01, cautious: true }, family: 'sign', mode: 'awayFromZero' },
+    // (with the default β₃ = 0.9999 the slow EMA is ~1e-3 of the fast one over 20 steps: these use 0.99)
+    { what: 'ademamix: alpha 5 → 4.8', name: 'ademamix', hyper: { lr: 0.01, betas: [0.9, 0.999, 0.99], alpha: 5 }, wrong: { lr: 0.01, betas: [0.9, 0.999, 0.99], alpha: 4.8 }, family: 'adaptive' },
+    { what: 'ademamix: no beta3 warm-up', name: 'ademamix', hyper: { lr: 0.01, alpha: 5, beta3Warmup: 10 }, wrong: { lr: 0.01, alpha: 5 }, family: 'adaptive' },
+    { what: 'ademamix: alphaWarmup 15 → 12', name: 'ademamix', hyper: { lr: 0.01, betas: [0.9, 0.999, 0.99], alpha: 5, alphaWarmup: 15 }, wrong: { lr: 0.01, betas: [0.9, 0.999, 0.99], alpha: 5, alphaWarmup: 12 }, family: 'adaptive' },
+    { what: 'adam: cautious mask off', name: 'adam', hyper: { lr: 0.01, cautious: true }, wrong: { lr: 0.01 }, family: 'adaptive' },
+    { what: 'adamw: cautiousFactor 0.5 → 0.45', name: 'adamw', hyper: { lr: 0.01, cautious: true, cautiousFactor: 0.5 }, wrong: { lr: 0.01, cautious: true, cautiousFactor: 0.45 }, family: 'adaptive' },
+    { what: 'sgd: cautious mask off', name: 'sgd', hyper: { lr: 0.05, momentum: 0.9, cautious: true }, wrong: { lr: 0.05, momentum: 0.9 }, family: 'linear' },
     { what: "adafactor 'torch': beta2Decay −0.8 → −0.75", name: 'adafactor', hyper: { variant: 'torch' }, wrong: { variant: 'torch', beta2Decay: -0.75 }, family: 'factored' },
   ];
 
@@ -531,6 +585,8 @@ const FULL: Record<RuleName, H> = {
   adamax: { lr: 0.01, weightDecay: 0.1 },
   adadelta: { weightDecay: 0.1 },
   rprop: { etas: [0.4, 1.3], stepSizes: [1e-4, 1] },
+  lion: { lr: 0.01, weightDecay: 0.1, cautious: true, weightDecayNorm: 'spectral', spectralWarmStart: true },
+  ademamix: { lr: 0.01, weightDecay: 0.1, beta3Warmup: 10, alphaWarmup: 10, cautious: true, spectralPenalty: 0.01 },
 };
 const RULES = Object.keys(FULL) as RuleName[];
 const RULE_BACKENDS = RULES.flatMap((name) => BACKENDS.map((backend) => [name, backend] as const));
@@ -680,6 +736,15 @@ describe('2. saveState / loadState', () => {
       expect(bytesFor('galore-adamw', { rank: 2 }, m, n)).toBe(4 * (m >= n ? r * n + 2 * m * r : m * r + 2 * r * n));
       expect(bytesFor('soap', {}, m, n)).toBe(4 * (2 * mn + (factored ? 2 * m * m + 2 * n * n : 0) + 2));
       expect(bytesFor('soap', { maxPreconditionerDim: 8 }, m, n)).toBe(4 * (2 * mn + (factored ? (m <= 8 ? 2 * m * m : 0) + (n <= 8 ? 2 * n * n : 0) : 0) + 2));
+      // Issue 12: Lion's one average, AdEMAMix's three (fast, slow, second moment); cautious
+      // masking keeps nothing.
+      expect(bytesFor('lion', {}, m, n)).toBe(4 * mn);
+      expect(bytesFor('lion', { cautious: true }, m, n)).toBe(4 * mn);
+      expect(bytesFor('ademamix', {}, m, n)).toBe(12 * mn);
+      expect(bytesFor('ademamix', { betas: [0, 0.999, 0.9999] }, m, n)).toBe(12 * mn);
+      expect(bytesFor('adam', { cautious: true }, m, n)).toBe(8 * mn);
+      expect(bytesFor('lion', {}, m, n, 'reference')).toBe(8 * mn);
+      expect(bytesFor('ademamix', {}, m, n, 'reference')).toBe(24 * mn);
       // A spectral warm start keeps v₁ (or u₁): min(m, n) floats more.
       expect(bytesFor('adamw', { weightDecayNorm: 'spectral', spectralWarmStart: true }, m, n)).toBe(8 * mn + 4 * Math.min(m, n));
       // The reference backend keeps the same numbers of values, in float64.

@@ -167,6 +167,8 @@ const VARIANTS: Record<RuleName, (H | ((rows: number, cols: number) => H))[]> = 
   adamax: [{}, { weightDecay: 0.1, spectralPenalty: 0.01 }],
   adadelta: [{}, { weightDecay: 0.1, spectralPenalty: 0.01 }],
   rprop: [{}, { etas: [0.3, 1.5], spectralPenalty: 0.01 }],
+  lion: [{}, { weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true }, { cautious: true, spectralPenalty: 0.01 }],
+  ademamix: [{}, { beta3Warmup: 5, alphaWarmup: 5, weightDecay: 0.1 }, { cautious: true, cautiousFactor: 0.5, spectralPenalty: 0.01 }],
 };
 const SHAPES: [number, number][] = [
   [1, 1],

@@ -224,8 +224,8 @@ describe('the native boundary checks again when TS is bypassed', () => {
   it('optimizerPlan / optimizerRun: a kept batch is re-verified on every run', () => {
     const sgd = (addon.optimizerRules() as string[]).indexOf('sgd');
     // One 2x3 sgd entry without momentum: no state buffers; scalars lr, momentum, dampening,
-    // nesterov, l2, decay, first.
-    const numbers = (momentum = 0) => new Float64Array([sgd, 2, 3, 0, 0, 0, 0, 0, momentum > 0 ? 1 : 0, 7, 0.5, momentum, 0, 0, 0, 0, 1]);
+    // nesterov, l2, decay, first, cautious, cautiousFactor.
+    const numbers = (momentum = 0) => new Float64Array([sgd, 2, 3, 0, 0, 0, 0, 0, momentum > 0 ? 1 : 0, 9, 0.5, momentum, 0, 0, 0, 0, 1, 0, 0]);
     const w = new Float32Array(6).fill(1);
     const g = new Float32Array(6).fill(1);
     expect(() => addon.optimizerPlan([w, f(5)], numbers(), 1)).toThrow(/grad.data must have 6 elements, got 5/);
@@ -249,7 +249,7 @@ describe('the native boundary checks again when TS is bypassed', () => {
 
   it('optimizerRun: arrays sharing one buffer, a resizable buffer shrunk, a SharedArrayBuffer', () => {
     const sgd = (addon.optimizerRules() as string[]).indexOf('sgd');
-    const numbers = new Float64Array([sgd, 2, 3, 0, 0, 0, 0, 0, 0, 7, 0.5, 0, 0, 0, 0, 0, 1]);
+    const numbers = new Float64Array([sgd, 2, 3, 0, 0, 0, 0, 0, 0, 9, 0.5, 0, 0, 0, 0, 0, 1, 0, 0]);
     // param and grad in one buffer (one check covers both); detaching it stops the plan.
     const shared = new ArrayBuffer(12 * 4);
     const w = new Float32Array(shared, 0, 6).fill(1);

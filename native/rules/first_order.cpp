@@ -12,9 +12,12 @@ namespace {
 
 inline float Sign(float x) { return static_cast<float>((x > 0.0f) - (x < 0.0f)); }
 
+// Cautious masking's test: update·g > 0, by signs (a product of two tiny floats could underflow).
+inline bool Agree(float u, float g) { return (u > 0.0f && g > 0.0f) || (u < 0.0f && g < 0.0f); }
+
 }  // namespace
 
-// scalars: lr, momentum, dampening, nesterov, l2, decay, first; buffers: [momentum]
+// scalars: lr, momentum, dampening, nesterov, l2, decay, first, cautious, cautiousFactor; buffers: [momentum]
 SPECOPT_DISPATCH
 static void SgdLoop(float* w, const float* g, float gs, float* buf, size_t n, float lr, float mu, float undamped,
                     bool nesterov, float l2, float keep, bool first) {
@@ -29,9 +32,55 @@ static void SgdLoop(float* w, const float* g, float gs, float* buf, size_t n, fl
   }
 }
 
+// Cautious SGD with momentum (scalars[7] = 1; the momentum buffer is always there): the update
+// (the buffer, or d + μ·b with nesterov) times the mask's factor where it agrees with d.
+namespace {
+struct SgdNext {
+  float d, b, u;
+};
+inline SgdNext SgdAt(float w, float g, float buf, float gs, float mu, float undamped, bool nesterov, float l2, bool first) {
+  float d = g * gs + l2 * w;
+  float b = first ? d : mu * buf + undamped * d;
+  return {d, b, nesterov ? d + mu * b : b};
+}
+}  // namespace
+
+SPECOPT_DISPATCH
+static void SgdCautiousLoop(float* __restrict w, const float* __restrict g, float gs, float* __restrict buf, size_t n,
+                            float lr, float mu, float undamped, bool nesterov, float l2, float keep, bool first, float on,
+                            float off) {
+  for (size_t i = 0; i < n; ++i) {
+    SgdNext x = SgdAt(w[i], g[i], buf[i], gs, mu, undamped, nesterov, l2, first);
+    buf[i] = x.b;
+    w[i] = w[i] * keep - lr * (x.u * (Agree(x.u, x.d) ? on : off));
+  }
+}
+
+SPECOPT_DISPATCH
+static size_t SgdAlignedLoop(const float* __restrict w, const float* __restrict g, float gs, const float* __restrict buf,
+                             size_t n, float mu, float undamped, bool nesterov, float l2, bool first) {
+  size_t count = 0;
+  for (size_t i = 0; i < n; ++i) {
+    SgdNext x = SgdAt(w[i], g[i], buf[i], gs, mu, undamped, nesterov, l2, first);
+    count += Agree(x.u, x.d) ? 1 : 0;
+  }
+  return count;
+}
+
+size_t SgdAligned(const RuleArgs& a) {
+  const double* s = a.scalars;
+  return SgdAlignedLoop(a.w, a.g, a.gradScale, a.buffers[0], a.size(), float(s[1]), float(1.0 - s[2]), s[3] != 0,
+                        float(s[4]), s[6] != 0);
+}
+
 void SgdStep(const RuleArgs& a) {
   const double* s = a.scalars;
   float keep = a.Decay(s[5]);
+  if (s[7] != 0) {
+    SgdCautiousLoop(a.w, a.g, a.gradScale, a.buffers[0], a.size(), float(s[0]), float(s[1]), float(1.0 - s[2]),
+                    s[3] != 0, float(s[4]), keep, s[6] != 0, a.cautiousAligned, a.cautiousOther);
+    return;
+  }
   SgdLoop(a.w, a.g, a.gradScale, s[1] > 0 ? a.buffers[0] : nullptr, a.size(), float(s[0]), float(s[1]),
           float(1.0 - s[2]), s[3] != 0, float(s[4]), keep, s[6] != 0);
 }
@@ -143,7 +192,7 @@ void RmspropStep(const RuleArgs& a) {
        float(s[3]), float(s[4]));
 }
 
-// scalars: beta1, beta2, eps, l2, decay, stepSize (lr/bc1), bc2Sqrt, amsgrad
+// scalars: beta1, beta2, eps, l2, decay, stepSize (lr/bc1), bc2Sqrt, amsgrad, cautious, cautiousFactor
 // buffers: [expAvg, expAvgSq, maxExpAvgSq?]
 SPECOPT_DISPATCH
 static void AdamLoop(float* w, const float* g, float gs, float* m, float* v, float* vmax, size_t n, float c1,
@@ -159,9 +208,66 @@ static void AdamLoop(float* w, const float* g, float gs, float* m, float* v, flo
   }
 }
 
+// Cautious Adam/AdamW (scalars[8] = 1): the update m/denom times the mask's factor where it
+// agrees with the gradient d (g + λW with L2), computed as AdamLoop computes it.
+namespace {
+struct AdamNext {
+  float d, m, v, vmax, q;
+};
+inline AdamNext AdamAt(float w, float g, float m, float v, float vmax, bool amsgrad, float gs, float c1, float b2, float c2,
+                       float eps, float l2, float bc2Sqrt) {
+  float d = g * gs + l2 * w;
+  m = m + c1 * (d - m);
+  v = v * b2 + c2 * d * d;
+  float second = v;
+  if (amsgrad) second = vmax = std::fmax(vmax, v);
+  float denom = std::sqrt(second) / bc2Sqrt + eps;
+  return {d, m, v, vmax, m / denom};
+}
+}  // namespace
+
+SPECOPT_DISPATCH
+static void AdamCautiousLoop(float* __restrict w, const float* __restrict g, float gs, float* __restrict m,
+                             float* __restrict v, float* __restrict vmax, size_t n, float c1, float b2, float c2,
+                             float eps, float l2, float keep, float stepSize, float bc2Sqrt, float on, float off) {
+  bool amsgrad = vmax != nullptr;
+  for (size_t i = 0; i < n; ++i) {
+    AdamNext x = AdamAt(w[i], g[i], m[i], v[i], amsgrad ? vmax[i] : 0.0f, amsgrad, gs, c1, b2, c2, eps, l2, bc2Sqrt);
+    m[i] = x.m;
+    v[i] = x.v;
+    if (amsgrad) vmax[i] = x.vmax;
+    w[i] = w[i] * keep - stepSize * (x.q * (Agree(x.q, x.d) ? on : off));
+  }
+}
+
+SPECOPT_DISPATCH
+static size_t AdamAlignedLoop(const float* __restrict w, const float* __restrict g, float gs, const float* __restrict m,
+                              const float* __restrict v, const float* __restrict vmax, size_t n, float c1, float b2,
+                              float c2, float eps, float l2, float bc2Sqrt) {
+  bool amsgrad = vmax != nullptr;
+  size_t count = 0;
+  for (size_t i = 0; i < n; ++i) {
+    AdamNext x = AdamAt(w[i], g[i], m[i], v[i], amsgrad ? vmax[i] : 0.0f, amsgrad, gs, c1, b2, c2, eps, l2, bc2Sqrt);
+    count += Agree(x.q, x.d) ? 1 : 0;
+  }
+  return count;
+}
+
+size_t AdamAligned(const RuleArgs& a) {
+  const double* s = a.scalars;
+  return AdamAlignedLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], s[7] != 0 ? a.buffers[2] : nullptr, a.size(),
+                         float(1.0 - s[0]), float(s[1]), float(1.0 - s[1]), float(s[2]), float(s[3]), float(s[6]));
+}
+
 void AdamStep(const RuleArgs& a) {
   const double* s = a.scalars;
   float keep = a.Decay(s[4]);
+  if (s[8] != 0) {
+    AdamCautiousLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], s[7] != 0 ? a.buffers[2] : nullptr, a.size(),
+                     float(1.0 - s[0]), float(s[1]), float(1.0 - s[1]), float(s[2]), float(s[3]), keep, float(s[5]),
+                     float(s[6]), a.cautiousAligned, a.cautiousOther);
+    return;
+  }
   // 1 - beta in double, rounded once (as PyTorch's Python float does): float(1 - float(beta2))
   // would carry beta2's rounding error magnified ~1/(1 - beta2) times.
   AdamLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], s[7] != 0 ? a.buffers[2] : nullptr, a.size(),

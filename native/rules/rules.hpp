@@ -22,6 +22,13 @@ struct RuleArgs {
   // adagrad, rmsprop, adam) multiply each g[i] by it as they read it; every other rule is given
   // an already scaled copy and 1 here.
   float gradScale = 1.0f;
+  // Cautious masking (cautious: true; C-Optim as lucidrains/lion-pytorch's cautious_lion.py applies
+  // it): what an update entry is multiplied by where it agrees in sign with the gradient
+  // (update·g > 0) and where it does not, s/max(mean(s), 1e-5) with s = 1 or cautiousFactor.
+  // optimizer.cpp sets them from the whole parameter's count (Rule::aligned, CautiousScales)
+  // before the rule's loop runs on any chunk; a rule whose cautious scalar is 0 never reads them.
+  float cautiousAligned = 1.0f;
+  float cautiousOther = 1.0f;
 
   size_t size() const { return rows * cols; }
   // Applies decoupled decay with coefficient c (W ← W − c·decay term) and returns the factor the
@@ -38,6 +45,17 @@ inline void StorePair(float* p, double x) {
   float hi = float(x);
   p[0] = hi;
   p[1] = float(x - double(hi));
+}
+
+// Cautious masking's two factors, as torch computes them in float32: s = 1 on the `aligned` of n
+// entries, float(factor) on the others, then s / max(mean(s), 1e-5).
+inline void CautiousScales(size_t aligned, size_t n, double factor, float* on, float* off) {
+  float f = float(factor);
+  double mean = n == 0 ? 1.0 : (double(aligned) + double(f) * double(n - aligned)) / double(n);
+  float m = float(mean);
+  if (m < 1e-5f) m = 1e-5f;  // torch's clamp(min = 1e-5)
+  *on = 1.0f / m;
+  *off = f / m;
 }
 
 // Each rule: a loop over the parameter. They throw ComputeError(badInput) for inputs the rule
@@ -65,5 +83,14 @@ void AdamaxStep(const RuleArgs& a);
 void AdadeltaStep(const RuleArgs& a);
 void RpropStep(const RuleArgs& a);
 void SphereSgdCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
+// Issue 12: Lion (lucidrains/lion-pytorch), AdEMAMix (apple/ml-ademamix).
+void LionStep(const RuleArgs& a);
+void AdemamixStep(const RuleArgs& a);
+// Cautious masking: the entries of a chunk whose update agrees in sign with the gradient, computed
+// exactly as the rule's loop computes them, reading only (optimizer.cpp sums the chunks first).
+size_t SgdAligned(const RuleArgs& a);
+size_t AdamAligned(const RuleArgs& a);
+size_t LionAligned(const RuleArgs& a);
+size_t AdemamixAligned(const RuleArgs& a);
 
 }  // namespace specopt

@@ -21,6 +21,18 @@ export const COMMON = {
   nonFinite: 'throw' as 'throw' | 'skip',
 };
 
+/**
+ * Cautious masking (Liang et al. 2024, C-Optim, as lucidrains/lion-pytorch's cautious_lion.py
+ * applies it) for adam, adamw, sgd (with momentum), lion and ademamix: the update's entries that
+ * disagree in sign with the gradient (update·g <= 0) are scaled by cautiousFactor, the others by
+ * 1, and the whole scale is divided by max(its mean over the parameter, 1e-5).
+ */
+export const CAUTIOUS = {
+  cautious: false,
+  /** The scale of the disagreeing entries, in [0, 1] (lion-pytorch's cautious_factor). */
+  cautiousFactor: 0,
+};
+
 /** distributed_shampoo's defaults; shampoo uses roots ^(−1/4), shampoo2 ^(−1/2). */
 function shampooDefaults() {
   return {
@@ -40,13 +52,13 @@ function shampooDefaults() {
 }
 
 export const DEFAULTS = {
-  sgd: { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, decoupledWeightDecay: false, ...SPECTRAL_DECAY },
+  sgd: { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, decoupledWeightDecay: false, ...CAUTIOUS, ...SPECTRAL_DECAY },
   signsgd: { lr: 1e-3, momentum: 0, weightDecay: 0, ...SPECTRAL_DECAY },
   pbsgd: { lr: 1e-3, gamma: 0.5, momentum: 0, normalize: false, weightDecay: 0, ...SPECTRAL_DECAY },
   adagrad: { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10 },
   rmsprop: { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false },
-  adam: { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0, amsgrad: false },
-  adamw: { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, ...SPECTRAL_DECAY },
+  adam: { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0, amsgrad: false, ...CAUTIOUS },
+  adamw: { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, ...CAUTIOUS, ...SPECTRAL_DECAY },
   adafactor: {
     /**
      * 'transformers' (default): transformers' Adafactor. 'torch': torch.optim.Adafactor (its own
@@ -160,6 +172,25 @@ export const DEFAULTS = {
     /** 'add': X/(‖X‖_F + eps) (KellerJordan/Muon); 'max': X/max(‖X‖_F, eps) (torch.optim.Muon). */
     epsMode: 'add' as 'add' | 'max',
     ...SPECTRAL_DECAY,
+  },
+  // Issue 12 (the reference implementations' defaults).
+  /** lucidrains/lion-pytorch `Lion`: W ← W·(1 − lr·λ) − lr·sign(β₁m + (1 − β₁)G); m ← β₂m + (1 − β₂)G. */
+  lion: { lr: 1e-4, betas: [0.9, 0.99] as [number, number], weightDecay: 0, ...CAUTIOUS, ...SPECTRAL_DECAY },
+  /** apple/ml-ademamix `AdEMAMix` (pytorch/ademamix.py). */
+  ademamix: {
+    lr: 1e-3,
+    /** [β₁ of the fast EMA, β₂ of the second moment, β₃ of the slow EMA (its final value with beta3Warmup)]. */
+    betas: [0.9, 0.999, 0.9999] as [number, number, number],
+    /** The slow EMA's weight (its final value with alphaWarmup). */
+    alpha: 2,
+    /** null: none; T: β₃ rises from β₁ to betas[2] over T steps, linearly in its half-life. */
+    beta3Warmup: null as number | null,
+    /** null: none; T: α rises linearly from 0 to alpha over T steps. */
+    alphaWarmup: null as number | null,
+    eps: 1e-8,
+    /** Added to the update as λ·W, times lr (the reference's form of decoupled decay). */
+    weightDecay: 0,
+    ...CAUTIOUS,
   },
 };
 

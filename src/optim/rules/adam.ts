@@ -1,7 +1,9 @@
 // Adam (L2 weight decay) and AdamW (decoupled decay, applied before the moment step) with
-// PyTorch's semantics, amsgrad included.
+// PyTorch's semantics, amsgrad included; cautious masking (cautious.ts) of the update m̂/(√v̂ + ε)
+// against the gradient the moments see (G, plus λW with Adam's L2 decay).
 import type { RuleName } from '../defaults.js';
 import { ENTRIES, checkBetas, inRange, stateArray, type HyperOf, type RuleSpec } from '../rule.js';
+import { cautiousScalars, checkCautious } from './cautious.js';
 
 function adamLike<R extends 'adam' | 'adamw'>(rule: R): RuleSpec<R> {
   const decoupled = rule === 'adamw';
@@ -13,6 +15,7 @@ function adamLike<R extends 'adam' | 'adamw'>(rule: R): RuleSpec<R> {
       checkBetas(rule, h.betas);
       inRange(rule, 'eps', h.eps, 0, Infinity, true);
       inRange(rule, 'weightDecay', h.weightDecay, 0, Infinity);
+      checkCautious(rule, h);
     },
     decoupledDecay: (h) => decoupled && h.weightDecay !== 0,
     buffers(h, rows, cols) {
@@ -38,6 +41,7 @@ function adamLike<R extends 'adam' | 'adamw'>(rule: R): RuleSpec<R> {
         h.lr / (1 - beta1 ** t),
         Math.sqrt(1 - beta2 ** t),
         h.amsgrad ? 1 : 0,
+        ...cautiousScalars(h),
       ];
     },
   };

@@ -19,6 +19,8 @@ import { adamax } from './adamax.js';
 import { adadelta } from './adadelta.js';
 import { rprop } from './rprop.js';
 import { sphereSgd } from './sphereSgd.js';
+import { lion } from './lion.js';
+import { ademamix } from './ademamix.js';
 
 export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   sgd,
@@ -42,4 +44,6 @@ export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   adamax,
   adadelta,
   rprop,
+  lion,
+  ademamix,
 };

@@ -4,8 +4,10 @@
 //   m ← β₁·m + (1 − β₁)·G;   v ← β₂·v + (1 − β₂)·G²
 //   bc1 = 1 − β₁ᵗ, bc2 = 1 − β₂ᵗ
 //   amsgrad: v̂ ← max(v̂, v), denom = √v̂/√bc2 + ε;   else denom = √v/√bc2 + ε
-//   W ← W − (lr/bc1)·(m/denom)
+//   u = m/denom;  cautious: u ← cautiousMask(u, G) (cautious.ts; G includes the L2 term)
+//   W ← W − (lr/bc1)·u
 
+import { cautiousMask, readCautious } from './cautious.js';
 import { bool, buf, num, pair, type Hyper, type Rule } from './rule.js';
 import { decoupledDecay, readSpectral, spectralDecayOn } from './spectral.js';
 
@@ -15,6 +17,7 @@ export function adam(h: Hyper, decoupled: boolean): Rule {
   const eps = num(h, 'eps');
   const lambda = num(h, 'weightDecay');
   const amsgrad = bool(h, 'amsgrad');
+  const cautious = readCautious(h);
   const spectral = decoupled && spectralDecayOn(readSpectral(h), lambda);
   return {
     spectralDecay: spectral,
@@ -34,6 +37,7 @@ export function adam(h: Hyper, decoupled: boolean): Rule {
       const bc2 = 1 - Math.pow(beta2, t);
       const stepSize = lr / bc1;
       const bc2Sqrt = Math.sqrt(bc2);
+      const u = new Float64Array(w.length);
       for (let i = 0; i < w.length; i++) {
         m[i] = beta1 * m[i]! + (1 - beta1) * G[i]!;
         v[i] = beta2 * v[i]! + (1 - beta2) * (G[i]! * G[i]!);
@@ -44,8 +48,10 @@ export function adam(h: Hyper, decoupled: boolean): Rule {
         } else {
           denom = Math.sqrt(v[i]!) / bc2Sqrt + eps;
         }
-        w[i] = w[i]! - stepSize * (m[i]! / denom);
+        u[i] = m[i]! / denom;
       }
+      if (cautious !== null) cautiousMask(u, G, cautious);
+      for (let i = 0; i < w.length; i++) w[i] = w[i]! - stepSize * u[i]!;
     },
   };
 }

@@ -33,6 +33,8 @@ import { soap } from './soap.js';
 import { sgd } from './sgd.js';
 import { signsgd } from './signsgd.js';
 import { sphereSgd } from './sphereSgd.js';
+import { lion } from './lion.js';
+import { ademamix } from './ademamix.js';
 import { rank1, readSpectral } from './spectral.js';
 import type { Hyper, Rule } from './rule.js';
 
@@ -75,6 +77,9 @@ const RULES: Record<string, (h: Hyper) => Rule> = {
   adamax,
   adadelta,
   rprop,
+  // Issue 12 (ALGORITHMS.md "Recent rules")
+  lion,
+  ademamix,
 };
 
 export const REFERENCE_OPTIMIZERS = Object.keys(RULES);

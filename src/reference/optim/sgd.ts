@@ -3,8 +3,10 @@
 //   decoupled:     W ← W·(1 − lr·λ) first (spectral: W ← W − lr·λ·rank1(W))
 //   momentum μ:    b₁ = G (clone), b_t = μ·b_{t−1} + (1 − dampening)·G
 //                  d = nesterov ? G + μ·b_t : b_t;   μ = 0: d = G
+//   cautious (needs μ > 0): d ← cautiousMask(d, G) (cautious.ts; G includes the L2 term)
 //   W ← W − lr·d
 
+import { cautiousMask, readCautious } from './cautious.js';
 import { bool, buf, num, type Hyper, type Rule } from './rule.js';
 import { decoupledDecay, readSpectral, spectralDecayOn } from './spectral.js';
 
@@ -18,6 +20,8 @@ export function sgd(h: Hyper): Rule {
   if (nesterov && (mu <= 0 || dampening !== 0)) {
     throw new RangeError('sgd: Nesterov momentum requires a momentum and zero dampening'); // as PyTorch
   }
+  const cautious = readCautious(h);
+  if (cautious !== null && !(mu > 0)) throw new RangeError('sgd: cautious masking needs momentum > 0');
   const spectral = decoupled && spectralDecayOn(readSpectral(h), lambda);
   return {
     spectralDecay: spectral,
@@ -32,6 +36,10 @@ export function sgd(h: Hyper): Rule {
         if (state.step === 1) b.set(G);
         else for (let i = 0; i < b.length; i++) b[i] = mu * b[i]! + (1 - dampening) * G[i]!;
         d = nesterov ? G.map((gi, i) => gi + mu * b[i]!) : b;
+        if (cautious !== null) {
+          d = Float64Array.from(d);
+          cautiousMask(d, G, cautious);
+        }
       }
       for (let i = 0; i < w.length; i++) w[i] = w[i]! - lr * d[i]!;
     },
