@@ -98,10 +98,15 @@ describe('stepMany({ maxGradNorm }): clipping fused into the step', () => {
           expect(clippedSteps).toBeGreaterThanOrEqual(6);
           // Float32 rounding: the factor is the same float32 number either way (it is here,
           // and then every product is too); allow for the last bit of the norm's double sum.
+          // Relative to each entry, but to no less than 1% of the parameter's largest: the fused
+          // loop rounds g·scale + λw in one FMA where the separate path rounds g·scale first,
+          // and an entry that cancels to near zero (0.054 in a parameter reaching 739, seen on
+          // an AVX-512 Xeon) turns those last bits into a large relative difference.
           fused.params.forEach((p, k) => {
             const q = separate.params[k].data;
+            const floor = 1e-2 * q.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
             let worst = 0;
-            for (let i = 0; i < q.length; i++) worst = Math.max(worst, Math.abs(p.data[i] - q[i]) / Math.max(1e-30, Math.abs(q[i])));
+            for (let i = 0; i < q.length; i++) worst = Math.max(worst, Math.abs(p.data[i] - q[i]) / Math.max(1e-30, floor, Math.abs(q[i])));
             expect(worst, `${rule} param ${k}`).toBeLessThanOrEqual(1e-5);
           });
         });
