@@ -21,6 +21,7 @@
         "native/rules/first_order.cpp",
         "native/rules/galore.cpp",
         "native/rules/muon.cpp",
+        "native/rules/prodigy.cpp",
         "native/rules/shampoo.cpp",
         "native/rules/soap.cpp",
         "native/rules/sphere_sgd.cpp",

@@ -36,3 +36,8 @@ export function decodeGolden(b64: string, dtype: 'float32' | 'float64'): Float32
   const copy = new Uint8Array(Buffer.from(b64, 'base64'));
   return dtype === 'float32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
 }
+
+/** Another golden fixture of test/fixtures (goldens-<rule>.json), parsed. */
+export function readGoldens<T>(file: string): T {
+  return JSON.parse(readFileSync(join(__dirname, 'fixtures', file), 'utf8')) as T;
+}

@@ -167,6 +167,8 @@ const VARIANTS: Record<RuleName, (H | ((rows: number, cols: number) => H))[]> = 
   adamax: [{}, { weightDecay: 0.1, spectralPenalty: 0.01 }],
   adadelta: [{}, { weightDecay: 0.1, spectralPenalty: 0.01 }],
   rprop: [{}, { etas: [0.3, 1.5], spectralPenalty: 0.01 }],
+  // β₁ = 0 keeps no first moment (the reference's exp_avg only exists for β₁ > 0).
+  prodigy: [{}, { betas: [0, 0.99] }, { weightDecay: 0.1, decouple: false, useBiasCorrection: true, spectralPenalty: 0.01 }],
 };
 const SHAPES: [number, number][] = [
   [1, 1],

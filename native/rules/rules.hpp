@@ -22,6 +22,10 @@ struct RuleArgs {
   // adagrad, rmsprop, adam) multiply each g[i] by it as they read it; every other rule is given
   // an already scaled copy and 1 here.
   float gradScale = 1.0f;
+  // Group-sum rules (Rule::groupSums in optimizer.cpp, e.g. Prodigy's distance estimate): the
+  // totals of the partial pass over the entries of this entry's group, groupSums doubles, in the
+  // step; null in the partial pass itself and for every other rule.
+  const double* group = nullptr;
 
   size_t size() const { return rows * cols; }
   // Applies decoupled decay with coefficient c (W ← W − c·decay term) and returns the factor the
@@ -65,5 +69,9 @@ void AdamaxStep(const RuleArgs& a);
 void AdadeltaStep(const RuleArgs& a);
 void RpropStep(const RuleArgs& a);
 void SphereSgdCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
+// Prodigy (konstmish/prodigy): the partial pass (read-only: its entry's terms of the distance
+// estimate's numerator and denominator) and the step (given the group's totals in a.group).
+void ProdigyPartial(const RuleArgs& a, double* sums);
+void ProdigyStep(const RuleArgs& a);
 
 }  // namespace specopt
