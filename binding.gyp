@@ -22,6 +22,7 @@
         "native/rules/galore.cpp",
         "native/rules/lion_ademamix.cpp",
         "native/rules/muon.cpp",
+        "native/rules/prodigy.cpp",
         "native/rules/shampoo.cpp",
         "native/rules/soap.cpp",
         "native/rules/sphere_sgd.cpp",

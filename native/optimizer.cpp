@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <initializer_list>
@@ -25,6 +26,8 @@ namespace {
 
 // 64 scalars: Muon's 10 and up to 18 Newton-Schulz coefficient triples.
 constexpr size_t kMaxBuffers = 7, kMaxScalars = 64;
+// The most doubles a group-sum rule's partial pass gives (Rule::groupSums).
+constexpr size_t kMaxGroupSums = 8;
 
 // The state buffers' lengths of one entry: a fixed array, as a planned batch re-derives them on
 // every step (no allocation).
@@ -70,6 +73,24 @@ struct Rule {
   // written and hands the rule the mask's two factors (RuleArgs::cautiousAligned/Other).
   size_t (*aligned)(const RuleArgs&) = nullptr;
   int cautiousScalar = -1;
+  // Group-sum rules (Prodigy's distance estimate d): a value shared by the entries of one
+  // optimizer stepped in one call (the reference's param group), updated from sums over them.
+  // Every entry of such a rule gives, as its last scalar, the index in the batch of its group's
+  // first entry (ResolveGroups checks it). After every check and before the first write, each
+  // entry that is stepped runs `partial` (read-only; the clipping factor as RuleArgs::gradScale)
+  // for groupSums doubles; the group's totals, added in entry order from 0 (whatever the threads),
+  // reach each entry's step as RuleArgs::group. An entry skipped for a non-finite gradient adds
+  // nothing. The first groupScalars scalars are the group's hyperparameters: every entry is stepped
+  // with its group's first entry's (the rest, such as a first-step flag, are its own). State
+  // buffer groupState (-1: none) holds the group's running values, of which every entry keeps an
+  // identical copy: a group whose copies differ is refused before anything is written, and a
+  // skipped entry gets the new copy of its group's first stepped entry. A spectral penalty is
+  // added once, before the partial pass, to a copy both passes read. Such rules are not
+  // entry-wise and have no spectral decay.
+  size_t groupSums = 0;
+  void (*partial)(const RuleArgs& args, double* sums) = nullptr;
+  size_t groupScalars = 0;
+  int groupState = -1;
 };
 
 Lengths Optional(bool present, size_t n) { return present ? Lengths{n} : Lengths{}; }
@@ -224,6 +245,15 @@ const Rule kRules[] = {
        return Lengths{r * c, r * c, r * c};
      },
      AdemamixStep, nullptr, true, -1, false, nullptr, AdemamixAligned, 9},
+    // buffers: dState (the group's d, d_max, d_numerator, k: 4 pairs), s, p0, expAvgSq, expAvg (β₁ > 0)
+    {"prodigy", 14,
+     [](size_t r, size_t c, const double* s) {
+       if (!(s[9] > 0) || !std::isfinite(s[9])) throw std::invalid_argument("prodigy: d0 must be finite and > 0");
+       Lengths l{8, r * c, r * c, r * c};
+       if (s[1] > 0) l.push_back(r * c);
+       return l;
+     },
+     ProdigyStep, nullptr, false, -1, false, nullptr, nullptr, -1, 2, ProdigyPartial, 12, 0},
 };
 constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 
@@ -244,6 +274,7 @@ struct Entry {
   size_t spectralIters;
   float* warm;  // last v₁ (or u₁) for a warm start; all zeros until the first step stores one
   bool skipNonFinite;
+  uint32_t leader;  // group-sum rules: the index of its group's first entry (ResolveGroups)
 };
 
 // The batch's wire format (built by src/optim/optimizer.ts): one JS array of Float32Arrays,
@@ -297,6 +328,9 @@ Entry ParseFields(const Napi::Env& env, BatchReader& in) {
   if (r.spectralDecay && r.rule->entrywise && r.rule->decayScalar < 0) {
     throw Napi::RangeError::New(env, std::string(r.rule->name) + " has no decoupled weight decay to make spectral");
   }
+  if (r.rule->groupSums != 0 && r.spectralDecay) {
+    throw Napi::RangeError::New(env, std::string(r.rule->name) + " has no spectral decay");
+  }
   r.spectralIters = in.Size(1u << 20);
   bool hasWarm = in.Number() != 0;
   r.skipNonFinite = in.Number() != 0;
@@ -349,6 +383,51 @@ Entry Parse(const Napi::Env& env, BatchReader& in, uint32_t index) {
     std::string message = "optimizer step, parameter " + std::to_string(index) + ": " + error.Message();
     error.Value().Set("message", message);
     throw;
+  }
+}
+
+// A group-sum entry's scalars (see Rule::groupSums): its group's first entry's hyperparameters,
+// its own for the rest.
+void GroupScalars(const Entry& e, const Entry& first, double* out) {
+  size_t shared = std::min(e.rule->groupScalars, e.scalarCount);
+  std::copy_n(first.scalars, shared, out);
+  std::copy(e.scalars + shared, e.scalars + e.scalarCount, out + shared);
+}
+
+struct GroupError {
+  uint32_t index;
+  std::string what;
+};
+
+// Reads every group-sum entry's group (its last scalar: the index of the group's first entry,
+// an entry of the same rule at or before it that is its own group's first) and checks that its
+// group's hyperparameters fit its state buffers. Throws GroupError naming the entry.
+void ResolveGroups(std::vector<Entry>& entries) {
+  for (uint32_t i = 0; i < entries.size(); ++i) {
+    Entry& e = entries[i];
+    if (e.rule->groupSums == 0) continue;
+    double x = e.scalarCount ? e.scalars[e.scalarCount - 1] : -1;
+    if (!(x >= 0) || x != std::floor(x) || x > double(i)) {
+      throw GroupError{i, "the group (the last scalar) must be the index of the group's first entry, at most this one's"};
+    }
+    uint32_t first = uint32_t(x);
+    const Entry& f = entries[first];
+    if (f.rule != e.rule || (first != i && f.leader != first)) {
+      throw GroupError{i, "the group's first entry must be of the same rule and the first of its own group"};
+    }
+    e.leader = first;
+    if (first == i) continue;
+    double scalars[kMaxScalars];
+    GroupScalars(e, f, scalars);
+    Lengths layout;
+    try {
+      layout = e.rule->layout(e.rows, e.cols, scalars);
+    } catch (const std::invalid_argument& error) {
+      throw GroupError{i, error.what()};
+    }
+    if (layout.size() != e.bufferCount || !std::equal(layout.begin(), layout.end(), e.bufferLengths)) {
+      throw GroupError{i, "its group's hyperparameters do not fit its state buffers"};
+    }
   }
 }
 
@@ -499,14 +578,20 @@ std::vector<float>& ScaledScratch() {
   return scaled;
 }
 
-// `scale` is the clipping factor (1: none). The caller's gradient is never written.
-void Run(const Entry& e, float scale) {
+// `scale` is the clipping factor (1: none). The caller's gradient is never written. A group-sum
+// entry is given its scalars (its group's hyperparameters), its group's totals, and with a
+// spectral penalty the penalized (and clipped) gradient its partial pass read.
+void Run(const Entry& e, float scale, const double* groupScalars = nullptr, const double* group = nullptr,
+         const float* prepared = nullptr) {
+  const double* entryScalars = groupScalars != nullptr ? groupScalars : e.scalars;
   size_t n = e.rows * e.cols;
   std::vector<float> a, b;
   const float* g = e.g;
   float gradScale = 1.0f;  // what an entry-wise rule's loop multiplies g by
-  bool rank1 = (e.penalty != 0 || e.spectralDecay) && n > 0 && Rank1(e, a, b);
-  if (e.penalty != 0 && rank1) {
+  bool rank1 = prepared == nullptr && (e.penalty != 0 || e.spectralDecay) && n > 0 && Rank1(e, a, b);
+  if (prepared != nullptr) {
+    g = prepared;
+  } else if (e.penalty != 0 && rank1) {
     // scale·G + κ·∇‖W‖₂² = scale·G + 2κ·σ₁u₁v₁ᵀ (clipping comes first, as clip_grad_norm_ before
     // the step), in a copy: the caller's gradient is left as it was.
     std::vector<float>& penalized = Scratch();
@@ -532,13 +617,15 @@ void Run(const Entry& e, float scale) {
   const float* left = e.spectralDecay ? a.data() : nullptr;
   const float* right = e.spectralDecay ? b.data() : nullptr;
   if (!e.rule->entrywise) {
-    e.rule->step(RuleArgs{e.w, g, e.rows, e.cols, e.buffers, e.scalars, left, right});
+    RuleArgs args{e.w, g, e.rows, e.cols, e.buffers, entryScalars, left, right};
+    args.group = group;
+    e.rule->step(args);
     return;
   }
   // Entry-wise rules run on chunks of the flattened parameter, one per thread; the spectral decay
   // (a rank-1 update of all of W) is applied once, first, and the chunks then see no decay.
   double scalars[kMaxScalars];
-  std::copy_n(e.scalars, e.scalarCount, scalars);
+  std::copy_n(entryScalars, e.scalarCount, scalars);
   if (left) {
     RuleArgs{e.w, g, e.rows, e.cols, e.buffers, scalars, left, right, gradScale}.Decay(scalars[e.rule->decayScalar]);
     scalars[e.rule->decayScalar] = 0;
@@ -568,6 +655,7 @@ void Run(const Entry& e, float scale) {
     RuleArgs args = chunk(begin, end, buffers);
     args.cautiousAligned = on;
     args.cautiousOther = off;
+    args.group = group;
     e.rule->step(args);
   });
 }
@@ -630,6 +718,11 @@ std::vector<Entry> ParseBatch(const Napi::Env& env, const Napi::Value& arrays, c
   entries.reserve(count);
   for (size_t i = 0; i < count; ++i) entries.push_back(Parse(env, in, uint32_t(i)));
   if (!in.Done()) throw Napi::RangeError::New(env, "optimizer step: the batch has more data than its entries");
+  try {
+    ResolveGroups(entries);
+  } catch (const GroupError& error) {
+    throw Napi::RangeError::New(env, "optimizer step, parameter " + std::to_string(error.index) + ": " + error.what);
+  }
   // The same parameter twice in one batch would be updated twice from one gradient.
   std::vector<const float*> params;
   for (const Entry& e : entries) if (e.rows * e.cols != 0) params.push_back(e.w);
@@ -638,6 +731,96 @@ std::vector<Entry> ParseBatch(const Napi::Env& env, const Napi::Value& arrays, c
     throw Napi::RangeError::New(env, "optimizer step: a parameter appears twice in one step");
   }
   return entries;
+}
+
+// The group sums of a batch's group-sum entries (see Rule::groupSums), found after every check
+// and before the first write.
+struct GroupPass {
+  std::vector<uint32_t> members;   // the group-sum entries, in entry order
+  std::vector<size_t> slot;        // per entry: its place among the members
+  std::vector<double> scalars;     // kMaxScalars per member: what its step and partial pass read
+  std::vector<double> totals;      // kMaxGroupSums per entry that is a group's first: the totals
+  std::vector<int64_t> firstRun;   // per group's first entry: the group's first stepped entry (-1: none)
+  std::vector<std::vector<float>> penalized;  // per member with a spectral penalty: its gradient
+
+  bool Member(uint32_t i) const { return !members.empty() && slot[i] != SIZE_MAX; }
+  const float* GradientOf(uint32_t i) const {
+    return Member(i) && !penalized[slot[i]].empty() ? penalized[slot[i]].data() : nullptr;
+  }
+  const double* ScalarsOf(uint32_t i) const { return Member(i) ? &scalars[slot[i] * kMaxScalars] : nullptr; }
+  const double* TotalsOf(const Entry& e, uint32_t i) const {
+    return Member(i) ? &totals[size_t(e.leader) * kMaxGroupSums] : nullptr;
+  }
+};
+
+// Checks the groups' copies of their running values (equal in every entry of a group, or the
+// entries were not stepped together before) and runs every stepped member's partial pass, each
+// on one thread (threads share out whole entries), then adds the sums per group in entry order.
+// Throws ComputeError(badInput) before anything is written.
+GroupPass Groups(const std::vector<Entry>& entries, const std::vector<bool>& run, float scale) {
+  GroupPass out;
+  uint32_t count = static_cast<uint32_t>(entries.size());
+  for (uint32_t i = 0; i < count; ++i) if (entries[i].rule->groupSums != 0) out.members.push_back(i);
+  if (out.members.empty()) return out;
+  out.slot.assign(count, SIZE_MAX);
+  out.scalars.assign(out.members.size() * kMaxScalars, 0.0);
+  for (size_t k = 0; k < out.members.size(); ++k) {
+    uint32_t i = out.members[k];
+    const Entry& e = entries[i];
+    const Entry& first = entries[e.leader];
+    if (e.rule->groupSums > kMaxGroupSums) throw std::logic_error("a rule's group sums exceed kMaxGroupSums");
+    out.slot[i] = k;
+    GroupScalars(e, first, &out.scalars[k * kMaxScalars]);
+    int b = e.rule->groupState;
+    if (b >= 0 && i != e.leader &&
+        (e.bufferLengths[b] != first.bufferLengths[b] ||
+         std::memcmp(e.buffers[b], first.buffers[b], e.bufferLengths[b] * sizeof(float)) != 0)) {
+      throw ComputeError("optimizer step, parameter " + std::to_string(i) + ": " + e.rule->name +
+                             ": its state's group values differ from those of parameter " + std::to_string(e.leader) +
+                             ", which the same optimizer steps in this call (the group's values are shared: were "
+                             "these states stepped in separate calls, or is one of them new?); nothing was changed",
+                         true);
+    }
+  }
+  // The penalized gradients, as Run would form them (clipping first): BLAS, so one at a time.
+  out.penalized.resize(out.members.size());
+  for (size_t k = 0; k < out.members.size(); ++k) {
+    const Entry& e = entries[out.members[k]];
+    size_t n = e.rows * e.cols;
+    if (!run[out.members[k]] || e.penalty == 0 || n == 0) continue;
+    std::vector<float>& p = out.penalized[k];
+    p.resize(n);
+    for (size_t j = 0; j < n; ++j) p[j] = scale == 1.0f ? e.g[j] : e.g[j] * scale;
+    std::vector<float> a, b;
+    if (Rank1(e, a, b)) {
+      cblas_sger(CblasRowMajor, blasint(e.rows), blasint(e.cols), float(2 * e.penalty), a.data(), 1, b.data(), 1,
+                 p.data(), blasint(e.cols));
+    }
+  }
+  std::vector<double> sums(out.members.size() * kMaxGroupSums, 0.0);
+  int threads = std::max(1, openblas_get_num_threads());
+  Balanced(
+      out.members.size(), threads,
+      [&](size_t k) { return run[out.members[k]] ? entries[out.members[k]].rows * entries[out.members[k]].cols : 0; },
+      [&](size_t k) {
+        uint32_t i = out.members[k];
+        if (!run[i]) return;
+        const Entry& e = entries[i];
+        const float* g = out.penalized[k].empty() ? e.g : out.penalized[k].data();
+        float gradScale = out.penalized[k].empty() ? scale : 1.0f;
+        e.rule->partial(RuleArgs{e.w, g, e.rows, e.cols, e.buffers, &out.scalars[k * kMaxScalars], nullptr, nullptr, gradScale},
+                        &sums[k * kMaxGroupSums]);
+      });
+  out.totals.assign(size_t(count) * kMaxGroupSums, 0.0);
+  out.firstRun.assign(count, -1);
+  for (size_t k = 0; k < out.members.size(); ++k) {
+    uint32_t i = out.members[k];
+    if (!run[i]) continue;
+    uint32_t leader = entries[i].leader;
+    if (out.firstRun[leader] < 0) out.firstRun[leader] = i;
+    for (size_t j = 0; j < entries[i].rule->groupSums; ++j) out.totals[leader * kMaxGroupSums + j] += sums[k * kMaxGroupSums + j];
+  }
+  return out;
 }
 
 // Runs checked entries (no JS: also on a worker thread, under BlasMutex): every gradient is
@@ -701,11 +884,12 @@ StepOutcome Compute(const std::vector<Entry>& entries, const Clip& clip) {
     // Every failure the checks above can foresee has been raised by now. What is left (a LAPACK
     // routine that does not converge on finite input, memory running out) is reported naming
     // the entry, and whether entries before it were already updated.
-    bool written = false;
     float scale = outcome.scale;
+    GroupPass groups = Groups(entries, run, scale);
+    bool written = false;
     auto runChecked = [&](uint32_t i) {
       try {
-        Run(entries[i], scale);
+        Run(entries[i], scale, groups.ScalarsOf(i), groups.TotalsOf(entries[i], i), groups.GradientOf(i));
         written = true;
       } catch (const ComputeError& error) {
         throw ComputeError("optimizer step, parameter " + std::to_string(i) + ": " + error.what() +
@@ -723,7 +907,18 @@ StepOutcome Compute(const std::vector<Entry>& entries, const Clip& clip) {
     }
     Balanced(
         spread.size(), threads, [&](size_t k) { return entries[spread[k]].rows * entries[spread[k]].cols; },
-        [&](size_t k) { Run(entries[spread[k]], scale); });
+        [&](size_t k) {
+          uint32_t i = spread[k];
+          Run(entries[i], scale, groups.ScalarsOf(i), groups.TotalsOf(entries[i], i), groups.GradientOf(i));
+        });
+    // A group's skipped entries get the group's new running values (Rule::groupSums).
+    for (uint32_t i : groups.members) {
+      const Entry& e = entries[i];
+      int64_t source = groups.firstRun[e.leader];
+      int b = e.rule->groupState;
+      if (run[i] || source < 0 || b < 0) continue;
+      std::copy_n(entries[size_t(source)].buffers[b], e.bufferLengths[b], e.buffers[b]);
+    }
   }
   for (uint32_t i = 0; i < count; ++i) if (!run[i]) outcome.skipped.push_back(i);
   return outcome;
@@ -1029,6 +1224,11 @@ Napi::Value OptimizerRun(const Napi::CallbackInfo& info) {
     if (layout.size() != e.bufferCount || !std::equal(layout.begin(), layout.end(), e.bufferLengths)) {
       PlanError(env, i, "the scalars no longer fit the state buffers");
     }
+  }
+  try {
+    ResolveGroups(plan.entries);
+  } catch (const GroupError& error) {
+    PlanError(env, error.index, error.what);
   }
   return Execute(env, plan.entries, clip);
 }

@@ -37,7 +37,7 @@ export function decodeGolden(b64: string, dtype: 'float32' | 'float64'): Float32
   return dtype === 'float32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
 }
 
-/** Another golden fixture of test/fixtures (issue 12's reference implementations), by file name. */
-export function readGoldens<T extends { cases: GoldenCase[] }>(file: string): T {
+/** Another golden fixture of test/fixtures (goldens-<rule>.json), parsed. */
+export function readGoldens<T>(file: string): T {
   return JSON.parse(readFileSync(join(__dirname, 'fixtures', file), 'utf8')) as T;
 }

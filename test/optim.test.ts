@@ -361,6 +361,27 @@ CASES.push(
     { lr: 0.02, adjustLr: 'original', nsCoefficients: [3, -4, 1.9] },
     { lr: 0.02, nsSteps: 3, nsCoefficients: [[4, -5.5, 2.2], [3.4445, -4.775, 2.0315], [3, -3.2, 1.2]] },
   ].map((hyper): Case => ({ name: 'muon', hyper: hyper as Case['hyper'], family: 'matrix' })),
+  // Prodigy (issue 12): d grows from d0 = 1e-6 by orders of magnitude under fixed-sign gradients.
+  // Those cases start from W = 0: from a random W, p0 − W is at first a difference of nearly equal
+  // float32 numbers (ΔW ~ d0 ≪ |W|), so any float32 run's d is ~1e-3 relative off the float64 one
+  // (the reference's own float32 run too: test/goldens-prodigy.test.ts), which the float32
+  // weights then carry; from W = 0, p0 − W = −W has full relative precision. From a random W,
+  // d0 = 1e-2 (a first step well above u·|W|).
+  ...(
+    [
+      [{}, 'fixedSign', 0],
+      [{}, 'varied', 0],
+      [{ d0: 1e-2 }, 'varied', undefined],
+      [{ weightDecay: 0.1 }, 'fixedSign', 0],
+      [{ weightDecay: 0.1, decouple: false }, 'fixedSign', 0],
+      [{ useBiasCorrection: true }, 'fixedSign', 0],
+      [{ safeguardWarmup: true, lr: 0.5 }, 'fixedSign', 0],
+      [{ growthRate: 1.5 }, 'fixedSign', 0],
+      [{ beta3: 0.9, dCoef: 0.5 }, 'fixedSign', 0],
+      [{ betas: [0, 0.99], d0: 1e-2 }, 'varied', undefined],
+      [{ spectralPenalty: 0.05, d0: 1e-2 }, 'varied', undefined],
+    ] as [H, GradMode, number | undefined][]
+  ).map(([hyper, mode, initScale]): Case => ({ name: 'prodigy', hyper, family: 'adaptive', mode, initScale })),
 );
 
 const hyperOf = (c: Case, rows: number, cols: number): H => (typeof c.hyper === 'function' ? c.hyper(rows, cols) : c.hyper);
@@ -475,7 +496,7 @@ describe('1b. the cross-check catches a mis-specified update', () => {
   // hardest to see in 20 steps: the bias-corrected v is then nearly the plain mean of G², and
   // 0.999 → 0.998 moves it by only ~0.05·t %, which lands at 10–40 units depending on the
   // gradients (around K); so β₂ is checked as 0.999 → 0.99 and, where it matters more, 0.9 → 0.89.
-  const MISTAKES: { what: string; name: RuleName; hyper: H; wrong: H | 'adam without bias correction' | 'shampoo2 instead of shampoo'; family: Family; mode?: GradMode; margin?: number }[] = [
+  const MISTAKES: { what: string; name: RuleName; hyper: H; wrong: H | 'adam without bias correction' | 'shampoo2 instead of shampoo'; family: Family; mode?: GradMode; margin?: number; initScale?: number }[] = [
     { what: 'adam: beta1 0.9 → 0.91', name: 'adam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.91, 0.999] }, family: 'adaptive' },
     { what: 'adam: beta2 0.999 → 0.99', name: 'adam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.9, 0.99] }, family: 'adaptive', margin: 4 },
     { what: 'adam: beta2 0.9 → 0.89', name: 'adam', hyper: { lr: 0.01, betas: [0.9, 0.9] }, wrong: { lr: 0.01, betas: [0.9, 0.89] }, family: 'adaptive', margin: 4 },
@@ -537,6 +558,13 @@ describe('1b. the cross-check catches a mis-specified update', () => {
     { what: 'adamw: cautiousFactor 0.5 → 0.45', name: 'adamw', hyper: { lr: 0.01, cautious: true, cautiousFactor: 0.5 }, wrong: { lr: 0.01, cautious: true, cautiousFactor: 0.45 }, family: 'adaptive' },
     { what: 'sgd: cautious mask off', name: 'sgd', hyper: { lr: 0.05, momentum: 0.9, cautious: true }, wrong: { lr: 0.05, momentum: 0.9 }, family: 'linear' },
     { what: "adafactor 'torch': beta2Decay −0.8 → −0.75", name: 'adafactor', hyper: { variant: 'torch' }, wrong: { variant: 'torch', beta2Decay: -0.75 }, family: 'factored' },
+    // Prodigy: d's options matter where d grows (fixed signs, from W = 0 as its cases above); the
+    // decay and bias correction from a random W with d0 1e-2.
+    { what: 'prodigy: beta3 √β₂ → 0.99', name: 'prodigy', hyper: {}, wrong: { beta3: 0.99 }, family: 'adaptive', mode: 'fixedSign', initScale: 0 },
+    { what: 'prodigy: dCoef 1 → 1.05', name: 'prodigy', hyper: {}, wrong: { dCoef: 1.05 }, family: 'adaptive', mode: 'fixedSign', initScale: 0 },
+    { what: 'prodigy: growthRate 1.5 → 1.4', name: 'prodigy', hyper: { growthRate: 1.5 }, wrong: { growthRate: 1.4 }, family: 'adaptive', mode: 'fixedSign', initScale: 0 },
+    { what: 'prodigy: coupled instead of decoupled decay', name: 'prodigy', hyper: { d0: 1e-2, weightDecay: 0.5 }, wrong: { d0: 1e-2, weightDecay: 0.5, decouple: false }, family: 'adaptive' },
+    { what: 'prodigy: no bias correction', name: 'prodigy', hyper: { d0: 1e-2, useBiasCorrection: true }, wrong: { d0: 1e-2 }, family: 'adaptive' },
   ];
 
   it.each(MISTAKES.map((m) => [m.what, m] as const))('%s', (_, m) => {
@@ -550,7 +578,7 @@ describe('1b. the cross-check catches a mis-specified update', () => {
           : m.wrong === 'shampoo2 instead of shampoo'
             ? referenceOptimizer('shampoo2', fullHyper('shampoo2', m.hyper))
             : referenceOptimizer(m.name, fullHyper(m.name, m.wrong));
-      const report: CrossReport = crossCheck(m.name, m.hyper, rows, cols, { seed, mode: m.mode ?? 'varied', reference });
+      const report: CrossReport = crossCheck(m.name, m.hyper, rows, cols, { seed, mode: m.mode ?? 'varied', reference, initScale: m.initScale });
       expect(() => expectAgree(report, K[m.family], m.what)).toThrow();
       // ... and by a wide margin, not by luck of the draw.
       expect(report.units).toBeGreaterThan((m.margin ?? 10) * K[m.family]);
@@ -587,6 +615,7 @@ const FULL: Record<RuleName, H> = {
   rprop: { etas: [0.4, 1.3], stepSizes: [1e-4, 1] },
   lion: { lr: 0.01, weightDecay: 0.1, cautious: true, weightDecayNorm: 'spectral', spectralWarmStart: true },
   ademamix: { lr: 0.01, weightDecay: 0.1, beta3Warmup: 10, alphaWarmup: 10, cautious: true, spectralPenalty: 0.01 },
+  prodigy: { d0: 1e-3, weightDecay: 0.1, decouple: false, useBiasCorrection: true, spectralPenalty: 0.01 },
 };
 const RULES = Object.keys(FULL) as RuleName[];
 const RULE_BACKENDS = RULES.flatMap((name) => BACKENDS.map((backend) => [name, backend] as const));
@@ -752,6 +781,11 @@ describe('2. saveState / loadState', () => {
       expect(bytesFor('adam', { amsgrad: true }, m, n, 'reference')).toBe(24 * mn);
       expect(bytesFor('adafactor', {}, m, n, 'reference')).toBe(8 * (factored ? m + n : mn));
       expect(bytesFor('adam-mini', { blocks: 'all' }, m, n, 'reference')).toBe(8 * (mn + 1));
+      // Prodigy: s, p0, v and m (β₁ > 0) per entry, and the group's d, d_max, numerator and count
+      // as 4 float pairs; the reference keeps those 4 as state values (not arrays).
+      expect(bytesFor('prodigy', {}, m, n)).toBe(4 * (4 * mn + 8));
+      expect(bytesFor('prodigy', { betas: [0, 0.99] }, m, n)).toBe(4 * (3 * mn + 8));
+      expect(bytesFor('prodigy', {}, m, n, 'reference')).toBe(8 * 4 * mn);
     });
 
     it('a 64 x 32 Adam state takes 16 KiB (2 floats per parameter)', () => {
@@ -904,6 +938,22 @@ describe('4. bad input', () => {
     ['soap', { eps: 0 }, RangeError, /soap.*eps/],
     ['soap', { precondition_frequency: 10 }, TypeError, /soap.*precondition_frequency/],
     ['soap', { correctBias: 1 }, TypeError, /soap.*correctBias/],
+    ['prodigy', { lr: -1 }, RangeError, /prodigy.*lr/],
+    ['prodigy', { betas: [1, 0.999] }, RangeError, /prodigy.*betas\[0\]/],
+    ['prodigy', { betas: [0.9, 1] }, RangeError, /prodigy.*betas\[1\]/],
+    ['prodigy', { beta3: 1 }, RangeError, /prodigy.*beta3/],
+    ['prodigy', { beta3: '0.9' }, TypeError, /prodigy.*beta3/],
+    ['prodigy', { eps: 0 }, RangeError, /prodigy.*eps/],
+    ['prodigy', { weightDecay: -0.1 }, RangeError, /prodigy.*weightDecay/],
+    ['prodigy', { d0: 0 }, RangeError, /prodigy.*d0/],
+    ['prodigy', { dCoef: 0 }, RangeError, /prodigy.*dCoef/],
+    ['prodigy', { growthRate: 0 }, RangeError, /prodigy.*growthRate/],
+    ['prodigy', { growthRate: -Infinity }, RangeError, /prodigy.*growthRate/],
+    ['prodigy', { growthRate: NaN }, RangeError, /prodigy.*growthRate/],
+    ['prodigy', { d0: Infinity }, RangeError, /prodigy.*d0/],
+    ['prodigy', { decouple: 1 }, TypeError, /prodigy.*decouple/],
+    ['prodigy', { weightDecayNorm: 'spectral' }, TypeError, /prodigy.*weightDecayNorm/],
+    ['prodigy', { sliceP: 11 }, TypeError, /prodigy.*sliceP/],
   ];
 
   it.each(BAD_HYPER.map(([r, h, E, re]) => [`${r} ${JSON.stringify(h)}`, r, h, E, re] as const))(
@@ -940,6 +990,10 @@ describe('4. bad input', () => {
     expect(() => opt('pbsgd', { gamma: 1 })).not.toThrow();
     expect(() => opt('sgd', { dampening: 1, momentum: 0.5 })).not.toThrow();
     expect(() => opt('adafactor', { relativeStep: false, lr: 0.01, beta1: null })).not.toThrow();
+    // prodigy's growthRate: Infinity (the reference's float('inf')) and null (as a config writes it) are unbounded.
+    expect(opt('prodigy', { growthRate: Infinity }).hyper.growthRate).toBe(Infinity);
+    expect(opt('prodigy', { growthRate: null as unknown as number }).hyper.growthRate).toBe(Infinity);
+    expect(() => opt('prodigy', { lr: 0, beta3: 0, betas: [0, 0] })).not.toThrow();
   });
 
   it('adam-mini: blocks not dividing the rows is rejected at init, naming blocks', () => {

@@ -169,6 +169,8 @@ const VARIANTS: Record<RuleName, (H | ((rows: number, cols: number) => H))[]> = 
   rprop: [{}, { etas: [0.3, 1.5], spectralPenalty: 0.01 }],
   lion: [{}, { weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true }, { cautious: true, spectralPenalty: 0.01 }],
   ademamix: [{}, { beta3Warmup: 5, alphaWarmup: 5, weightDecay: 0.1 }, { cautious: true, cautiousFactor: 0.5, spectralPenalty: 0.01 }],
+  // β₁ = 0 keeps no first moment (the reference's exp_avg only exists for β₁ > 0).
+  prodigy: [{}, { betas: [0, 0.99] }, { weightDecay: 0.1, decouple: false, useBiasCorrection: true, spectralPenalty: 0.01 }],
 };
 const SHAPES: [number, number][] = [
   [1, 1],

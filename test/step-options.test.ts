@@ -71,6 +71,9 @@ const RULES: [RuleName, H][] = [
   ['adam-mini', {}],
   ['sphere-sgd', {}],
   ['adamw', { weightDecayNorm: 'spectral', spectralPenalty: 1e-3 }],
+  // A group (one optimizer for all the parameters): the clipped gradients feed its sums too; the
+  // warm-up's first lr is 0 (a step that changes nothing but p0).
+  ['prodigy', { lr: schedules.warmupCosine({ peak: 1, warmupSteps: 3, totalSteps: 20 }), d0: 1e-3 }],
 ];
 
 describe('stepMany({ maxGradNorm }): clipping fused into the step', () => {

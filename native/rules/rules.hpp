@@ -29,6 +29,10 @@ struct RuleArgs {
   // before the rule's loop runs on any chunk; a rule whose cautious scalar is 0 never reads them.
   float cautiousAligned = 1.0f;
   float cautiousOther = 1.0f;
+  // Group-sum rules (Rule::groupSums in optimizer.cpp, e.g. Prodigy's distance estimate): the
+  // totals of the partial pass over the entries of this entry's group, groupSums doubles, in the
+  // step; null in the partial pass itself and for every other rule.
+  const double* group = nullptr;
 
   size_t size() const { return rows * cols; }
   // Applies decoupled decay with coefficient c (W ← W − c·decay term) and returns the factor the
@@ -92,5 +96,9 @@ size_t SgdAligned(const RuleArgs& a);
 size_t AdamAligned(const RuleArgs& a);
 size_t LionAligned(const RuleArgs& a);
 size_t AdemamixAligned(const RuleArgs& a);
+// Prodigy (konstmish/prodigy): the partial pass (read-only: its entry's terms of the distance
+// estimate's numerator and denominator) and the step (given the group's totals in a.group).
+void ProdigyPartial(const RuleArgs& a, double* sums);
+void ProdigyStep(const RuleArgs& a);
 
 }  // namespace specopt

@@ -192,6 +192,30 @@ export const DEFAULTS = {
     weightDecay: 0,
     ...CAUTIOUS,
   },
+  // konstmish/prodigy's Prodigy (prodigyopt/prodigy.py): Adam with the distance estimate d as its
+  // step size, shared by the parameters an optimizer steps in one call (one param group).
+  prodigy: {
+    /** Multiplies the step size d·lr (the reference: leave it at 1 unless the run is unstable). */
+    lr: 1.0,
+    betas: [0.9, 0.999] as [number, number],
+    /** β₃ of s and of the estimate's numerator; null: √β₂. */
+    beta3: null as number | null,
+    /** Added to √v as d·eps. */
+    eps: 1e-8,
+    weightDecay: 0,
+    /** true: W ← W − λ·dlr·W (AdamW-style); false: λ·W added to the gradient. */
+    decouple: true,
+    /** Adam's bias correction √(1 − β₂^(k+1))/(1 − β₁^(k+1)) in the step size. */
+    useBiasCorrection: false,
+    /** s grows by (d/d0)·d·g instead of (d/d0)·d·lr·g (for warm-up schedules). */
+    safeguardWarmup: false,
+    /** The initial estimate d. */
+    d0: 1e-6,
+    /** The estimate's factor d̂ = dCoef·r/‖s‖₁ (the reference's preferred knob). */
+    dCoef: 1.0,
+    /** d grows by at most this factor per step; Infinity (the default): unbounded (a config stores it as null). */
+    growthRate: Infinity,
+  },
 };
 
 /** The name of an optimizer rule. */

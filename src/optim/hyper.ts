@@ -47,6 +47,12 @@ const CHOICES: Record<string, readonly string[]> = {
   projector: ['svd', 'randomized'],
 };
 
+/**
+ * Numbers whose default is Infinity (prodigy's growthRate: unbounded): they take Infinity, and
+ * null for it (JSON, so configs, write Infinity as null).
+ */
+const UNBOUNDED = new Set(['growthRate']);
+
 function typeOf(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
@@ -76,6 +82,10 @@ export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper
     }
     if (value === undefined) continue;
     const d = defaults[key];
+    if (value === null && d === Infinity && UNBOUNDED.has(key)) {
+      out[key] = Infinity;
+      continue;
+    }
     if (typeof value === 'function') {
       if (!schedulable.includes(key)) throw new TypeError(`${rule}: ${key} cannot be a schedule (${schedulableList(rule)})`);
       out[key] = value;
@@ -92,7 +102,9 @@ export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper
     const ok =
       typeOf(value) === typeOf(d) || (d === null && typeof value === 'number') || (key === 'blocks' && typeof value === 'number');
     if (!ok) throw new TypeError(`${rule}: ${key} must be ${d === null ? 'a number or null' : `a ${typeOf(d)}`}, got ${typeOf(value)}`);
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new RangeError(`${rule}: ${key} must be finite, got ${value}`);
+    if (typeof value === 'number' && !Number.isFinite(value) && !(value === Infinity && UNBOUNDED.has(key))) {
+      throw new RangeError(`${rule}: ${key} must be finite, got ${value}`);
+    }
     if (Object.hasOwn(CHOICES, key) && !CHOICES[key].includes(value as string)) {
       throw new TypeError(`${rule}: ${key} must be ${CHOICES[key].map((c) => `'${c}'`).join(' | ')}, got '${String(value)}'`);
     }

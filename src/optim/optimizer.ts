@@ -370,9 +370,10 @@ export class Optimizer<R extends RuleName = RuleName> {
    * @internal Checks one entry (nothing is written) and appends what the native step needs to the
    * batch: its arrays [param, grad, ...state buffers, warm start?] and its numbers [rule, rows,
    * cols, penalty, spectralDecay, spectralIters, hasWarm, skipNonFinite, bufferCount,
-   * scalarCount, ...scalars].
+   * scalarCount, ...scalars]. A grouped rule's scalars end with `group`: the index among the
+   * batch's native entries of this optimizer's first entry (RuleSpec.grouped).
    */
-  prepare(entries: readonly StepEntry[], index: number, batch: NativeBatch): PlannedEntry {
+  prepare(entries: readonly StepEntry[], index: number, batch: NativeBatch, group: number): PlannedEntry {
     const entry = entries[index];
     const { param, grad, state } = entry;
     checkEntry(param, grad, state, this, entries, index);
@@ -406,7 +407,8 @@ export class Optimizer<R extends RuleName = RuleName> {
     } catch (error) {
       throw prefixed(error, where(entries, index), this.rule); // a schedule's value
     }
-    const out = batch.reserve(10 + scalars.length);
+    const grouped = this.spec.grouped === true;
+    const out = batch.reserve(11 + scalars.length);
     let at = batch.length;
     out[at++] = this.kernelId;
     out[at++] = rows;
@@ -417,9 +419,11 @@ export class Optimizer<R extends RuleName = RuleName> {
     out[at++] = warm !== undefined ? 1 : 0;
     out[at++] = this.given.nonFinite === 'skip' ? 1 : 0;
     out[at++] = layout.length;
-    out[at++] = scalars.length;
+    out[at++] = scalars.length + (grouped ? 1 : 0);
     const scalarOffset = at;
     for (let k = 0; k < scalars.length; k++) out[at++] = scalars[k];
+    // After the step's scalars, which a kept batch rewrites (Plan.matches): the group stays.
+    if (grouped) out[at++] = group;
     batch.length = at;
     return {
       entry,
@@ -513,6 +517,38 @@ export class Optimizer<R extends RuleName = RuleName> {
       state.step = step;
       return UPDATED;
     };
+  }
+
+  /** @internal The reference steps this optimizer's entries as one group (prodigy's sums over a param group). */
+  get groupedReference(): boolean {
+    return this.reference?.grouped === true;
+  }
+
+  /**
+   * @internal referenceStep for the entries this optimizer steps in one call, as one group
+   * (RefOptimizer.stepGroup): one write function per entry. An entry skipped for a non-finite
+   * gradient keeps its arrays and step count; it gets the group's new values. An error thrown
+   * for one entry carries its index among `entries` as `item`.
+   */
+  referenceStepGroup(entries: readonly { param: MatrixLike; grad: MatrixLike; state: OptimizerState }[], scale = 1): (() => StepResult)[] {
+    const items = entries.map(({ param, grad, state }) => {
+      const g = Float64Array.from(grad.data);
+      if (scale !== 1) for (let i = 0; i < g.length; i++) g[i] = Math.fround(g[i] * scale);
+      const ref: RefState = { step: state.step, ...cloneFields(state) };
+      return { w: Float64Array.from(param.data), g, rows: param.rows, cols: param.cols, state: ref };
+    });
+    this.reference!.stepGroup(items);
+    return items.map((item, k) => () => {
+      const { param, state } = entries[k];
+      const { step, ...fields } = item.state;
+      const next = splitReferenceState({ ...state, step }, fields);
+      Object.assign(state.values, next.values);
+      if (step === state.step) return SKIPPED;
+      param.data.set(item.w);
+      Object.assign(state.arrays, next.arrays);
+      state.step = step;
+      return UPDATED;
+    });
   }
 }
 
@@ -729,15 +765,36 @@ function run(entries: readonly StepEntry[], plan: Plan, clip?: Float64Array): St
     clipped = clipFactor(entries, clip);
     nativeClip = Float64Array.of(3, clipped.scale);
   }
-  // Reference updates are computed first and written last, so any failure writes nothing.
-  const commits = referenceIdx.map((i: number) => {
+  // Reference updates are computed first and written last, so any failure writes nothing. A
+  // grouped rule's entries are stepped together, per optimizer (RefOptimizer.stepGroup).
+  let groups: Map<Optimizer, number[]> | undefined;
+  const commits = referenceIdx.map((i: number, k: number) => {
     const e = entries[i];
+    if (e.optimizer.groupedReference) {
+      groups ??= new Map();
+      const members = groups.get(e.optimizer);
+      if (members) members.push(k);
+      else groups.set(e.optimizer, [k]);
+      return undefined;
+    }
     try {
       return e.optimizer.referenceStep(e.param, e.grad, e.state, clipped?.scale);
     } catch (error) {
       throw prefixed(error, where(entries, i), e.optimizer.rule);
     }
   });
+  if (groups) {
+    for (const [optimizer, members] of groups) {
+      let written: (() => StepResult)[];
+      try {
+        written = optimizer.referenceStepGroup(members.map((k) => entries[referenceIdx[k]]), clipped?.scale);
+      } catch (error) {
+        const item = (error as { item?: unknown }).item;
+        throw prefixed(error, where(entries, referenceIdx[members[typeof item === 'number' ? item : 0]]), optimizer.rule);
+      }
+      members.forEach((k, j) => (commits[k] = written[j]));
+    }
+  }
   const results: StepResults = new Array(entries.length);
   if (nativeIdx.length) {
     let outcome: number[] | { skipped: number[]; gradNorm: number; scale: number } | null;
@@ -758,7 +815,7 @@ function run(entries: readonly StepEntry[], plan: Plan, clip?: Float64Array): St
     }
     nativeResults(plan, skipped, results);
   }
-  referenceIdx.forEach((i, k) => (results[i] = commits[k]()));
+  referenceIdx.forEach((i, k) => (results[i] = commits[k]!()));
   if (clip !== undefined) {
     clipped ??= clipFactor(entries, clip); // reference entries only
     results.gradNorm = clipped.norm;
@@ -930,6 +987,8 @@ class Plan {
 
   constructor(entries: readonly StepEntry[]) {
     const seen = new Set<Float32Array>();
+    // Each optimizer's first native entry, among the native entries: its group (RuleSpec.grouped).
+    const groups = new Map<Optimizer, number>();
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       if (typeof e !== 'object' || e === null) {
@@ -944,7 +1003,9 @@ class Plan {
         seen.add(data);
       }
       if (e.optimizer.backend === 'native') {
-        const p = e.optimizer.prepare(entries, i, this.batch);
+        let group = groups.get(e.optimizer);
+        if (group === undefined) groups.set(e.optimizer, (group = this.nativeIdx.length));
+        const p = e.optimizer.prepare(entries, i, this.batch, group);
         this.objects.push(p.entry, p.optimizer, p.param, p.grad, p.state, p.paramData, p.gradData, p.warm);
         this.dims.push(p.rows, p.cols);
         for (let b = 0; b < p.names.length; b++) {

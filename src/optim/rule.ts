@@ -58,6 +58,13 @@ export interface RuleSpec<R extends RuleName> {
   /** The native loop this rule runs (adam and adamw share one). */
   readonly kernel: string;
   /**
+   * A group-sum rule (prodigy): its step reduces over the entries one optimizer steps in one call
+   * (native/optimizer.cpp's Rule::groupSums). The batch then gives each entry, after `scalars`,
+   * the index among the batch's native entries of the first entry of its optimizer; the native
+   * step uses that entry's hyperparameters (the rule's leading scalars) for the whole group.
+   */
+  readonly grouped?: boolean;
+  /**
    * The hyperparameters that may be given as schedules (functions of the update count): those
    * that never change the state's layout, as 'name' or 'name[index]' (betas[0]).
    */

@@ -184,6 +184,11 @@ const HYPER_CHOICES = {
   amsgrad: [false, true],
   centered: [false, true],
   projector: ['svd', 'randomized'],
+  // prodigy
+  growthRate: [Infinity, 1.02, 0, null],
+  d0: [1e-6, 1e-2, 0],
+  decouple: [true, false],
+  useBiasCorrection: [false, true],
 };
 
 function hyper(rule) {

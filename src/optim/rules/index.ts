@@ -21,6 +21,7 @@ import { rprop } from './rprop.js';
 import { sphereSgd } from './sphereSgd.js';
 import { lion } from './lion.js';
 import { ademamix } from './ademamix.js';
+import { prodigy } from './prodigy.js';
 
 export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   sgd,
@@ -46,4 +47,5 @@ export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   rprop,
   lion,
   ademamix,
+  prodigy,
 };

@@ -19,6 +19,27 @@ export interface Rule {
    * before this step, or null when neither the penalty nor spectral decay is on.
    */
   update(w: Float64Array, G: Float64Array, rows: number, cols: number, state: RefState, r1: Float64Array | null): void;
+  /**
+   * Group rules (prodigy): the state values that belong to the group (the reference's param
+   * group) rather than to one parameter. Every state of a group holds the same ones; index.ts
+   * checks that, and gives a skipped entry's state the group's new values.
+   */
+  groupValues?: readonly string[];
+  /**
+   * Group rules: one update of every stepped entry of a group at once (`update` is then unused),
+   * each as `update` would get it (state.step already incremented, G a private copy).
+   */
+  updateGroup?(items: GroupItem[]): void;
+}
+
+/** One stepped entry of a group update. */
+export interface GroupItem {
+  w: Float64Array;
+  G: Float64Array;
+  rows: number;
+  cols: number;
+  state: RefState;
+  r1: Float64Array | null;
 }
 
 function get(h: Hyper, key: string): unknown {
