@@ -12,8 +12,6 @@ namespace {
 
 inline float Sign(float x) { return static_cast<float>((x > 0.0f) - (x < 0.0f)); }
 
-// Cautious masking's test: update·g > 0, by signs (a product of two tiny floats could underflow).
-inline bool Agree(float u, float g) { return (u > 0.0f && g > 0.0f) || (u < 0.0f && g < 0.0f); }
 
 }  // namespace
 
@@ -226,28 +224,29 @@ inline AdamNext AdamAt(float w, float g, float m, float v, float vmax, bool amsg
 }
 }  // namespace
 
-SPECOPT_DISPATCH
-static void AdamCautiousLoop(float* __restrict w, const float* __restrict g, float gs, float* __restrict m,
-                             float* __restrict v, float* __restrict vmax, size_t n, float c1, float b2, float c2,
-                             float eps, float l2, float keep, float stepSize, float bc2Sqrt, float on, float off) {
-  bool amsgrad = vmax != nullptr;
+// One loop per amsgrad setting: a conditional load of vmax would keep them from vectorising.
+template <bool Amsgrad>
+SPECOPT_DISPATCH static void AdamCautiousLoop(float* __restrict w, const float* __restrict g, float gs, float* __restrict m,
+                                              float* __restrict v, float* __restrict vmax, size_t n, float c1, float b2,
+                                              float c2, float eps, float l2, float keep, float stepSize, float bc2Sqrt,
+                                              float on, float off) {
   for (size_t i = 0; i < n; ++i) {
-    AdamNext x = AdamAt(w[i], g[i], m[i], v[i], amsgrad ? vmax[i] : 0.0f, amsgrad, gs, c1, b2, c2, eps, l2, bc2Sqrt);
+    AdamNext x = AdamAt(w[i], g[i], m[i], v[i], Amsgrad ? vmax[i] : 0.0f, Amsgrad, gs, c1, b2, c2, eps, l2, bc2Sqrt);
     m[i] = x.m;
     v[i] = x.v;
-    if (amsgrad) vmax[i] = x.vmax;
+    if constexpr (Amsgrad) vmax[i] = x.vmax;
     w[i] = w[i] * keep - stepSize * (x.q * (Agree(x.q, x.d) ? on : off));
   }
 }
 
-SPECOPT_DISPATCH
-static size_t AdamAlignedLoop(const float* __restrict w, const float* __restrict g, float gs, const float* __restrict m,
-                              const float* __restrict v, const float* __restrict vmax, size_t n, float c1, float b2,
-                              float c2, float eps, float l2, float bc2Sqrt) {
-  bool amsgrad = vmax != nullptr;
+template <bool Amsgrad>
+SPECOPT_DISPATCH static size_t AdamAlignedLoop(const float* __restrict w, const float* __restrict g, float gs,
+                                               const float* __restrict m, const float* __restrict v,
+                                               const float* __restrict vmax, size_t n, float c1, float b2, float c2,
+                                               float eps, float l2, float bc2Sqrt) {
   size_t count = 0;
   for (size_t i = 0; i < n; ++i) {
-    AdamNext x = AdamAt(w[i], g[i], m[i], v[i], amsgrad ? vmax[i] : 0.0f, amsgrad, gs, c1, b2, c2, eps, l2, bc2Sqrt);
+    AdamNext x = AdamAt(w[i], g[i], m[i], v[i], Amsgrad ? vmax[i] : 0.0f, Amsgrad, gs, c1, b2, c2, eps, l2, bc2Sqrt);
     count += Agree(x.q, x.d) ? 1 : 0;
   }
   return count;
@@ -255,17 +254,19 @@ static size_t AdamAlignedLoop(const float* __restrict w, const float* __restrict
 
 size_t AdamAligned(const RuleArgs& a) {
   const double* s = a.scalars;
-  return AdamAlignedLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], s[7] != 0 ? a.buffers[2] : nullptr, a.size(),
-                         float(1.0 - s[0]), float(s[1]), float(1.0 - s[1]), float(s[2]), float(s[3]), float(s[6]));
+  auto loop = s[7] != 0 ? AdamAlignedLoop<true> : AdamAlignedLoop<false>;
+  return loop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], s[7] != 0 ? a.buffers[2] : nullptr, a.size(),
+              float(1.0 - s[0]), float(s[1]), float(1.0 - s[1]), float(s[2]), float(s[3]), float(s[6]));
 }
 
 void AdamStep(const RuleArgs& a) {
   const double* s = a.scalars;
   float keep = a.Decay(s[4]);
   if (s[8] != 0) {
-    AdamCautiousLoop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], s[7] != 0 ? a.buffers[2] : nullptr, a.size(),
-                     float(1.0 - s[0]), float(s[1]), float(1.0 - s[1]), float(s[2]), float(s[3]), keep, float(s[5]),
-                     float(s[6]), a.cautiousAligned, a.cautiousOther);
+    auto loop = s[7] != 0 ? AdamCautiousLoop<true> : AdamCautiousLoop<false>;
+    loop(a.w, a.g, a.gradScale, a.buffers[0], a.buffers[1], s[7] != 0 ? a.buffers[2] : nullptr, a.size(), float(1.0 - s[0]),
+         float(s[1]), float(1.0 - s[1]), float(s[2]), float(s[3]), keep, float(s[5]), float(s[6]), a.cautiousAligned,
+         a.cautiousOther);
     return;
   }
   // 1 - beta in double, rounded once (as PyTorch's Python float does): float(1 - float(beta2))

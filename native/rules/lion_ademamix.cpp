@@ -12,8 +12,6 @@ namespace {
 
 inline float Sign(float x) { return static_cast<float>((x > 0.0f) - (x < 0.0f)); }
 
-// Cautious masking's test: update·g > 0, by signs (a product of two tiny floats could underflow).
-inline bool Agree(float u, float g) { return (u > 0.0f && g > 0.0f) || (u < 0.0f && g < 0.0f); }
 
 // Lion's direction: sign(β₁m + (1 − β₁)g), as exp_avg.clone().mul_(beta1).add(grad, alpha=1 - beta1).sign_().
 inline float LionDirection(float m, float d, float b1, float c1) { return Sign(m * b1 + c1 * d); }

@@ -62,6 +62,10 @@ inline void CautiousScales(size_t aligned, size_t n, double factor, float* on, f
   *off = f / m;
 }
 
+// Cautious masking's test, update·g > 0, by signs (a product of two tiny floats could underflow).
+// Bitwise, not && / ||: short-circuit branches keep GCC from vectorising the loops that use it.
+inline bool Agree(float u, float g) { return ((u > 0.0f) & (g > 0.0f)) | ((u < 0.0f) & (g < 0.0f)); }
+
 // Each rule: a loop over the parameter. They throw ComputeError(badInput) for inputs the rule
 // cannot take (sphere-sgd's zero vector); any such check happens before the first write.
 void SgdStep(const RuleArgs& a);
