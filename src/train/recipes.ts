@@ -102,6 +102,13 @@ export const RECIPES: Record<string, Recipe> = {
     hyper: {},
     why: 'nikhilvyas/SOAP defaults (lr 3e-3, betas 0.95/0.95, eigenbases refreshed every 10 steps); biases are plain Adam, as 1-D tensors are in the reference', peakFactor: 3
   },
+  // Issue 12's rules: lr from a sweep under the default warmup-cosine schedule (peakFactor 2),
+  // seeds 0 and 1, test accuracy: lion 1e-4 0.902/0.8955, 3e-4 0.927/0.9225, 1e-3 0.9545/0.9535,
+  // 3e-3 0.941/0.9395; ademamix 1e-3 0.9365/0.9395, 3e-3 0.958/0.9565, 1e-2 0.9615/0.9595;
+  // prodigy 0.5 0.9535/0.9565, 1 (its default) 0.922/0.9415.
+  lion: { applyTo: 'all', hyper: { lr: 1e-3 }, why: 'lion-pytorch Lion, betas 0.9/0.99 (lr ~3× below AdamW\'s, as its authors advise)' },
+  ademamix: { applyTo: 'all', hyper: { lr: 1e-2 }, why: 'ml-ademamix defaults (betas 0.9/0.999/0.9999, alpha 2), no warm-ups' },
+  prodigy: { applyTo: 'all', hyper: { lr: 0.5 }, why: 'Prodigy defaults, lr 0.5 (a schedule peak of 1): d learned over all parameters together' },
   muon: {
     applyTo: 'hidden',
     hyper: { lr: 0.02, momentum: 0.95 },
