@@ -321,6 +321,29 @@ CASES.push(
     { lr: 0.02, adjustLr: 'original', nsCoefficients: [3, -4, 1.9] },
     { lr: 0.02, nsSteps: 3, nsCoefficients: [[4, -5.5, 2.2], [3.4445, -4.775, 2.0315], [3, -3.2, 1.2]] },
   ].map((hyper): Case => ({ name: 'muon', hyper: hyper as Case['hyper'], family: 'matrix' })),
+  // Issue 12: LAMB (weight decay inside the trust ratio, other betas, cautious with factor 0 and
+  // 0.5; the penalty), Schedule-Free AdamW and SGD (warm-up, r, decay at y, weightLrPower; the
+  // penalty: the parameter holds y, where the gradient and rank1(W) are taken).
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, weightDecay: 0.1 },
+    { lr: 0.01, betas: [0.8, 0.99], eps: 1e-3 },
+    { lr: 0.01, cautious: true },
+    { lr: 0.01, cautious: true, cautiousFactor: 0.5, weightDecay: 0.05 },
+    { lr: 0.01, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'lamb', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, warmupSteps: 5, r: 1, weightDecay: 0.1 },
+    { lr: 0.01, betas: [0.8, 0.99], weightLrPower: 1, warmupSteps: 3, r: 0.5 },
+    { lr: 0.01, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'schedule-free-adamw', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  ...[
+    { lr: 0.05 },
+    { lr: 0.05, warmupSteps: 5, r: 1, weightDecay: 0.1 },
+    { lr: 0.05, momentum: 0.5, weightLrPower: 0, r: 2 },
+    { lr: 0.05, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'schedule-free-sgd', hyper: hyper as Case['hyper'], family: 'linear' })),
 );
 
 const hyperOf = (c: Case, rows: number, cols: number): H => (typeof c.hyper === 'function' ? c.hyper(rows, cols) : c.hyper);
@@ -483,6 +506,16 @@ describe('1b. the cross-check catches a mis-specified update', () => {
     { what: 'rprop: etas [0.5, 1.2] → [0.5, 1.25]', name: 'rprop', hyper: {}, wrong: { etas: [0.5, 1.25] }, family: 'linear' },
     { what: "adafactor 'torch': d 1 → 1.1", name: 'adafactor', hyper: { variant: 'torch', lr: 0.5 }, wrong: { variant: 'torch', lr: 0.5, d: 1.1 }, family: 'factored', margin: 3 },
     { what: "adafactor 'torch': beta2Decay −0.8 → −0.75", name: 'adafactor', hyper: { variant: 'torch' }, wrong: { variant: 'torch', beta2Decay: -0.75 }, family: 'factored' },
+    { what: 'lamb: weightDecay 0.1 → 0.09 (inside the trust ratio)', name: 'lamb', hyper: { lr: 0.01, weightDecay: 0.1 }, wrong: { lr: 0.01, weightDecay: 0.09 }, family: 'adaptive' },
+    { what: 'lamb: beta1 0.9 → 0.89', name: 'lamb', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.89, 0.999] }, family: 'adaptive' },
+    { what: 'lamb: cautious mask off', name: 'lamb', hyper: { lr: 0.01, cautious: true }, wrong: { lr: 0.01 }, family: 'adaptive' },
+    { what: 'lamb: cautiousFactor 0.5 → 0.45', name: 'lamb', hyper: { lr: 0.01, cautious: true, cautiousFactor: 0.5 }, wrong: { lr: 0.01, cautious: true, cautiousFactor: 0.45 }, family: 'adaptive' },
+    { what: 'schedule-free-adamw: warmupSteps 5 → 4', name: 'schedule-free-adamw', hyper: { lr: 0.01, warmupSteps: 5 }, wrong: { lr: 0.01, warmupSteps: 4 }, family: 'adaptive' },
+    { what: 'schedule-free-adamw: r 1 → 0.9', name: 'schedule-free-adamw', hyper: { lr: 0.01, r: 1 }, wrong: { lr: 0.01, r: 0.9 }, family: 'adaptive' },
+    // (β₁ only mixes x and z, which stay close together at lr 0.01: caught at ~310 units.)
+    { what: 'schedule-free-adamw: beta1 0.9 → 0.89', name: 'schedule-free-adamw', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.89, 0.999] }, family: 'adaptive', margin: 5 },
+    { what: 'schedule-free-sgd: momentum 0.9 → 0.89', name: 'schedule-free-sgd', hyper: { lr: 0.05 }, wrong: { lr: 0.05, momentum: 0.89 }, family: 'linear' },
+    { what: 'schedule-free-sgd: weightLrPower 2 → 1.9 (with a warm-up)', name: 'schedule-free-sgd', hyper: { lr: 0.05, warmupSteps: 5 }, wrong: { lr: 0.05, warmupSteps: 5, weightLrPower: 1.9 }, family: 'linear' },
   ];
 
   it.each(MISTAKES.map((m) => [m.what, m] as const))('%s', (_, m) => {
@@ -531,6 +564,9 @@ const FULL: Record<RuleName, H> = {
   adamax: { lr: 0.01, weightDecay: 0.1 },
   adadelta: { weightDecay: 0.1 },
   rprop: { etas: [0.4, 1.3], stepSizes: [1e-4, 1] },
+  lamb: { lr: 0.01, weightDecay: 0.1, cautious: true },
+  'schedule-free-adamw': { lr: 0.01, warmupSteps: 3, r: 1, weightDecay: 0.1 },
+  'schedule-free-sgd': { lr: 0.05, warmupSteps: 3, r: 0.5, weightDecay: 0.1 },
 };
 const RULES = Object.keys(FULL) as RuleName[];
 const RULE_BACKENDS = RULES.flatMap((name) => BACKENDS.map((backend) => [name, backend] as const));
@@ -839,6 +875,25 @@ describe('4. bad input', () => {
     ['soap', { eps: 0 }, RangeError, /soap.*eps/],
     ['soap', { precondition_frequency: 10 }, TypeError, /soap.*precondition_frequency/],
     ['soap', { correctBias: 1 }, TypeError, /soap.*correctBias/],
+    ['lamb', { cautiousFactor: 1.5 }, RangeError, /lamb.*cautiousFactor/],
+    ['lamb', { cautiousFactor: -0.1 }, RangeError, /lamb.*cautiousFactor/],
+    ['lamb', { cautious: 1 }, TypeError, /lamb.*cautious/],
+    ['lamb', { eps: 0 }, RangeError, /lamb.*eps/],
+    ['lamb', { betas: [0.9, 1] }, RangeError, /lamb.*betas\[1\]/],
+    ['lamb', { weightDecay: -1 }, RangeError, /lamb.*weightDecay/],
+    ['schedule-free-adamw', { betas: [0, 0.999] }, RangeError, /schedule-free-adamw.*betas\[0\]/],
+    ['schedule-free-adamw', { betas: [0.9, 1] }, RangeError, /schedule-free-adamw.*betas\[1\]/],
+    ['schedule-free-adamw', { eps: 0 }, RangeError, /schedule-free-adamw.*eps/],
+    ['schedule-free-adamw', { warmupSteps: 2.5 }, RangeError, /schedule-free-adamw.*warmupSteps/],
+    ['schedule-free-adamw', { warmupSteps: -1 }, RangeError, /schedule-free-adamw.*warmupSteps/],
+    ['schedule-free-adamw', { weightLrPower: -1 }, RangeError, /schedule-free-adamw.*weightLrPower/],
+    ['schedule-free-adamw', { lr: -1 }, RangeError, /schedule-free-adamw.*lr/],
+    ['schedule-free-adamw', { momentum: 0.9 }, TypeError, /schedule-free-adamw.*momentum/],
+    ['schedule-free-sgd', { momentum: 0 }, RangeError, /schedule-free-sgd.*momentum/],
+    ['schedule-free-sgd', { momentum: 1 }, RangeError, /schedule-free-sgd.*momentum/],
+    ['schedule-free-sgd', { weightDecay: -0.1 }, RangeError, /schedule-free-sgd.*weightDecay/],
+    ['schedule-free-sgd', { r: Infinity }, RangeError, /schedule-free-sgd.*r/],
+    ['schedule-free-sgd', { betas: [0.9, 0.999] }, TypeError, /schedule-free-sgd.*betas/],
   ];
 
   it.each(BAD_HYPER.map(([r, h, E, re]) => [`${r} ${JSON.stringify(h)}`, r, h, E, re] as const))(
@@ -865,8 +920,8 @@ describe('4. bad input', () => {
   });
 
   it('unknown rule or backend', () => {
-    expect(() => createOptimizer('lamb' as RuleName)).toThrow(TypeError);
-    expect(() => createOptimizer('lamb' as RuleName)).toThrow(/lamb/);
+    expect(() => createOptimizer('not-a-rule' as RuleName)).toThrow(TypeError);
+    expect(() => createOptimizer('not-a-rule' as RuleName)).toThrow(/not-a-rule/);
     expect(() => createOptimizer('sgd', {}, { backend: 'gpu' as Backend })).toThrow(TypeError);
   });
 

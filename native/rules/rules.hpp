@@ -65,5 +65,10 @@ void AdamaxStep(const RuleArgs& a);
 void AdadeltaStep(const RuleArgs& a);
 void RpropStep(const RuleArgs& a);
 void SphereSgdCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
+void LambStep(const RuleArgs& a);
+void ScheduleFreeAdamwStep(const RuleArgs& a);
+void ScheduleFreeAdamwCheck(const RuleArgs& a);  // refuses a state in eval mode, before any write
+void ScheduleFreeSgdStep(const RuleArgs& a);
+void ScheduleFreeSgdCheck(const RuleArgs& a);
 
 }  // namespace specopt

@@ -19,6 +19,8 @@ import { adamax } from './adamax.js';
 import { adadelta } from './adadelta.js';
 import { rprop } from './rprop.js';
 import { sphereSgd } from './sphereSgd.js';
+import { lamb } from './lamb.js';
+import { scheduleFreeAdamw, scheduleFreeSgd } from './scheduleFree.js';
 
 export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   sgd,
@@ -42,4 +44,7 @@ export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   adamax,
   adadelta,
   rprop,
+  lamb,
+  'schedule-free-adamw': scheduleFreeAdamw,
+  'schedule-free-sgd': scheduleFreeSgd,
 };

@@ -33,10 +33,13 @@ import { soap } from './soap.js';
 import { sgd } from './sgd.js';
 import { signsgd } from './signsgd.js';
 import { sphereSgd } from './sphereSgd.js';
+import { lamb } from './lamb.js';
+import { scheduleFreeAdamw, scheduleFreeSgd } from './scheduleFree.js';
 import { rank1, readSpectral } from './spectral.js';
 import type { Hyper, Rule } from './rule.js';
 
 export { rank1, readSpectral, type SpectralOptions } from './spectral.js';
+export { scheduleFreeMode } from './scheduleFree.js';
 export { TORCH_DEFAULTS } from './torchDefaults.js';
 
 export interface RefState {
@@ -75,6 +78,10 @@ const RULES: Record<string, (h: Hyper) => Rule> = {
   adamax,
   adadelta,
   rprop,
+  // Recent rules (issue 12)
+  lamb,
+  'schedule-free-adamw': scheduleFreeAdamw,
+  'schedule-free-sgd': scheduleFreeSgd,
 };
 
 export const REFERENCE_OPTIMIZERS = Object.keys(RULES);
