@@ -723,6 +723,14 @@ describe('2. saveState / loadState', () => {
       expect(bytesFor('adam', { amsgrad: true }, m, n, 'reference')).toBe(24 * mn);
       expect(bytesFor('adafactor', {}, m, n, 'reference')).toBe(8 * (factored ? m + n : mn));
       expect(bytesFor('adam-mini', { blocks: 'all' }, m, n, 'reference')).toBe(8 * (mn + 1));
+      // Issue 12: LAMB's m and v; Schedule-Free's z (and AdamW's v) plus the 5 floats of 'group'
+      // (lr_max and weight_sum as float pairs, the mode); the reference keeps x explicitly too.
+      expect(bytesFor('lamb', { cautious: true }, m, n)).toBe(8 * mn);
+      expect(bytesFor('schedule-free-adamw', {}, m, n)).toBe(8 * mn + 20);
+      expect(bytesFor('schedule-free-sgd', {}, m, n)).toBe(4 * mn + 20);
+      expect(bytesFor('lamb', {}, m, n, 'reference')).toBe(16 * mn);
+      expect(bytesFor('schedule-free-adamw', {}, m, n, 'reference')).toBe(24 * mn);
+      expect(bytesFor('schedule-free-sgd', {}, m, n, 'reference')).toBe(16 * mn);
     });
 
     it('a 64 x 32 Adam state takes 16 KiB (2 floats per parameter)', () => {
