@@ -363,23 +363,37 @@ export class Optimizer<R extends RuleName = RuleName> {
    * entries of a stepMany call, `evalMode(entries)`. A TypeError for the other rules.
    */
   eval(param: MatrixLike, state: OptimizerState): void {
-    switchModes([{ optimizer: this as Optimizer, param, state }], true, `${this.rule}.eval`, true);
+    const at = `${this.rule}.eval`;
+    try {
+      switchModes([{ optimizer: this as Optimizer, param, state }], true, at, true);
+    } catch (error) {
+      throw named(error, at);
+    }
   }
 
   /** Schedule-free rules: back to train mode (`param` holds y again), as the reference's `optimizer.train()`; see {@link Optimizer.eval}. */
   train(param: MatrixLike, state: OptimizerState): void {
-    switchModes([{ optimizer: this as Optimizer, param, state }], false, `${this.rule}.train`, true);
+    const at = `${this.rule}.train`;
+    try {
+      switchModes([{ optimizer: this as Optimizer, param, state }], false, at, true);
+    } catch (error) {
+      throw named(error, at);
+    }
   }
 
   /** Schedule-free rules: the mode of a state of this optimizer ('train' after init). */
   mode(state: OptimizerState): 'train' | 'eval' {
     const at = `${this.rule}.mode`;
     if (!isScheduleFree(this.rule)) throw new TypeError(`${at}: ${this.rule} has no train and eval modes (schedule-free-adamw and schedule-free-sgd have)`);
-    if (typeof state !== 'object' || state === null || state.rule !== this.rule || state.backend !== this.backend) {
-      throw new TypeError(`${at}: state must be a ${this.rule} (${this.backend}) state, got ${describe(state)}`);
+    try {
+      if (typeof state !== 'object' || state === null || state.rule !== this.rule || state.backend !== this.backend) {
+        throw new TypeError(`${at}: state must be a ${this.rule} (${this.backend}) state, got ${describe(state)}`);
+      }
+      this.checkModeArrays(state, at);
+      return inEvalMode(state) ? 'eval' : 'train';
+    } catch (error) {
+      throw named(error, at);
     }
-    this.checkModeArrays(state, at);
-    return inEvalMode(state) ? 'eval' : 'train';
   }
 
   /** The arrays eval() and train() read and write, checked (their names by checkStateLayout). */
@@ -403,6 +417,13 @@ export class Optimizer<R extends RuleName = RuleName> {
     checkMatrix(param, `${at}: param`);
     checkState(state, this as Optimizer, param, at);
     this.checkModeArrays(state, at);
+    // (A state whose z or x lies on the parameter's memory is refused, as a step refuses it.)
+    for (const name of ['z', 'x', 'group']) {
+      const a = state.arrays[name];
+      if (a !== undefined && a.buffer === param.data.buffer && a.byteOffset < param.data.byteOffset + param.data.byteLength && param.data.byteOffset < a.byteOffset + a.byteLength) {
+        throw new RangeError(`${at}: state buffer '${name}' overlaps the parameter's memory`);
+      }
+    }
     const beta = interpolationBeta(this.rule, this.given as unknown as Record<string, unknown>);
     if (inEvalMode(state) === toEval) return () => {};
     if (this.backend === 'native') {
@@ -879,12 +900,20 @@ export type ModeEntry = Pick<StepEntry, 'optimizer' | 'param' | 'state'>;
  * a failure changes nothing. See {@link Optimizer.eval}.
  */
 export function evalMode(entries: readonly ModeEntry[]): void {
-  switchModes(entries, true, 'evalMode', false);
+  try {
+    switchModes(entries, true, 'evalMode', false);
+  } catch (error) {
+    throw named(error, 'evalMode');
+  }
 }
 
 /** Puts every schedule-free entry back in train mode (each parameter holds y again); see {@link evalMode}. */
 export function trainMode(entries: readonly ModeEntry[]): void {
-  switchModes(entries, false, 'trainMode', false);
+  try {
+    switchModes(entries, false, 'trainMode', false);
+  } catch (error) {
+    throw named(error, 'trainMode');
+  }
 }
 
 function switchModes(entries: readonly ModeEntry[], toEval: boolean, fn: string, single: boolean): void {
