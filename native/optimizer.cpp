@@ -254,6 +254,13 @@ const Rule kRules[] = {
        return l;
      },
      ProdigyStep, nullptr, false, -1, false, nullptr, nullptr, -1, 2, ProdigyPartial, 12, 0},
+    // Issue 12: LAMB (two passes: the trust ratio's norms, then the write), Schedule-Free AdamW/SGD
+    // (their group values, lr_max and weight_sum, and the mode in a 5-float 'group' buffer).
+    {"lamb", 9, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c}; }, LambStep, nullptr},
+    {"schedule-free-adamw", 8, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c, 5}; },
+     ScheduleFreeAdamwStep, ScheduleFreeAdamwCheck},
+    {"schedule-free-sgd", 6, [](size_t r, size_t c, const double*) { return Lengths{r * c, 5}; }, ScheduleFreeSgdStep,
+     ScheduleFreeSgdCheck},
 };
 constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 

@@ -42,6 +42,10 @@ const CASES: { rule: RuleName; hyper: H; K: number }[] = [
   { rule: 'rmsprop', hyper: { lr: schedules.oneCycle({ peak: 1e-2, totalSteps: 24 }) }, K: 32 },
   { rule: 'soap', hyper: { lr: warm, betas: [schedules.linear({ from: 0.9, to: 0.95, steps: 10 }), 0.95], preconditionFrequency: 4 }, K: 64 },
   { rule: 'galore-adamw', hyper: { lr: warm, rank: 2, updateProjGap: 5, weightDecay: 0.05 }, K: 64 },
+  { rule: 'lamb', hyper: { lr: warm, weightDecay: schedules.linear({ from: 0, to: 0.1, steps: 10 }), betas: [schedules.linear({ from: 0.8, to: 0.95, steps: 12 }), 0.999] }, K: 32 },
+  // A scheduled lr on top of the reference's own warm-up, lr_max and (k + 1)^r·lr_max² weights.
+  { rule: 'schedule-free-adamw', hyper: { lr: schedules.cosine({ from: 0.02, steps: 24 }), warmupSteps: 4, r: 1, weightDecay: schedules.linear({ from: 0, to: 0.1, steps: 10 }) }, K: 32 },
+  { rule: 'schedule-free-sgd', hyper: { lr: schedules.step({ from: 0.1, every: 6, gamma: 0.5 }), warmupSteps: 3, r: 0.5 }, K: 16 },
 ];
 
 describe('scheduled hyperparameters: native against the float64 reference', () => {
@@ -84,7 +88,7 @@ function run(opt: Optimizer, rows: number, cols: number, steps: number, before?:
 }
 
 describe('the value an update uses is the schedule at the state count', () => {
-  it.each(['adamw', 'muon', 'sgd', 'soap'] as RuleName[])('%s: a scheduled lr gives the same bits as setting each step\'s lr by hand', (rule) => {
+  it.each(['adamw', 'muon', 'sgd', 'soap', 'lamb', 'schedule-free-adamw', 'schedule-free-sgd'] as RuleName[])('%s: a scheduled lr gives the same bits as setting each step\'s lr by hand', (rule) => {
     const lr = schedules.warmupCosine({ peak: 0.01, warmupSteps: 4, totalSteps: 16 });
     const scheduled = run(createOptimizer(rule, { lr } as never), 6, 8, 16);
     const byHand = run(createOptimizer(rule, { lr: lr(0) } as never), 6, 8, 16, (t, o) => o.setHyper({ lr: lr(t) } as never));

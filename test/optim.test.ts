@@ -382,6 +382,29 @@ CASES.push(
       [{ spectralPenalty: 0.05, d0: 1e-2 }, 'varied', undefined],
     ] as [H, GradMode, number | undefined][]
   ).map(([hyper, mode, initScale]): Case => ({ name: 'prodigy', hyper, family: 'adaptive', mode, initScale })),
+  // Issue 12: LAMB (weight decay inside the trust ratio, other betas, cautious with factor 0 and
+  // 0.5; the penalty), Schedule-Free AdamW and SGD (warm-up, r, decay at y, weightLrPower; the
+  // penalty: the parameter holds y, where the gradient and rank1(W) are taken).
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, weightDecay: 0.1 },
+    { lr: 0.01, betas: [0.8, 0.99], eps: 1e-3 },
+    { lr: 0.01, cautious: true },
+    { lr: 0.01, cautious: true, cautiousFactor: 0.5, weightDecay: 0.05 },
+    { lr: 0.01, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'lamb', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  ...[
+    { lr: 0.01 },
+    { lr: 0.01, warmupSteps: 5, r: 1, weightDecay: 0.1 },
+    { lr: 0.01, betas: [0.8, 0.99], weightLrPower: 1, warmupSteps: 3, r: 0.5 },
+    { lr: 0.01, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'schedule-free-adamw', hyper: hyper as Case['hyper'], family: 'adaptive' })),
+  ...[
+    { lr: 0.05 },
+    { lr: 0.05, warmupSteps: 5, r: 1, weightDecay: 0.1 },
+    { lr: 0.05, momentum: 0.5, weightLrPower: 0, r: 2 },
+    { lr: 0.05, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'schedule-free-sgd', hyper: hyper as Case['hyper'], family: 'linear' })),
 );
 
 const hyperOf = (c: Case, rows: number, cols: number): H => (typeof c.hyper === 'function' ? c.hyper(rows, cols) : c.hyper);
@@ -565,6 +588,16 @@ describe('1b. the cross-check catches a mis-specified update', () => {
     { what: 'prodigy: growthRate 1.5 → 1.4', name: 'prodigy', hyper: { growthRate: 1.5 }, wrong: { growthRate: 1.4 }, family: 'adaptive', mode: 'fixedSign', initScale: 0 },
     { what: 'prodigy: coupled instead of decoupled decay', name: 'prodigy', hyper: { d0: 1e-2, weightDecay: 0.5 }, wrong: { d0: 1e-2, weightDecay: 0.5, decouple: false }, family: 'adaptive' },
     { what: 'prodigy: no bias correction', name: 'prodigy', hyper: { d0: 1e-2, useBiasCorrection: true }, wrong: { d0: 1e-2 }, family: 'adaptive' },
+    { what: 'lamb: weightDecay 0.1 → 0.09 (inside the trust ratio)', name: 'lamb', hyper: { lr: 0.01, weightDecay: 0.1 }, wrong: { lr: 0.01, weightDecay: 0.09 }, family: 'adaptive' },
+    { what: 'lamb: beta1 0.9 → 0.89', name: 'lamb', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.89, 0.999] }, family: 'adaptive' },
+    { what: 'lamb: cautious mask off', name: 'lamb', hyper: { lr: 0.01, cautious: true }, wrong: { lr: 0.01 }, family: 'adaptive' },
+    { what: 'lamb: cautiousFactor 0.5 → 0.45', name: 'lamb', hyper: { lr: 0.01, cautious: true, cautiousFactor: 0.5 }, wrong: { lr: 0.01, cautious: true, cautiousFactor: 0.45 }, family: 'adaptive' },
+    { what: 'schedule-free-adamw: warmupSteps 5 → 4', name: 'schedule-free-adamw', hyper: { lr: 0.01, warmupSteps: 5 }, wrong: { lr: 0.01, warmupSteps: 4 }, family: 'adaptive' },
+    { what: 'schedule-free-adamw: r 1 → 0.9', name: 'schedule-free-adamw', hyper: { lr: 0.01, r: 1 }, wrong: { lr: 0.01, r: 0.9 }, family: 'adaptive' },
+    // (β₁ only mixes x and z, which stay close together at lr 0.01: caught at ~310 units.)
+    { what: 'schedule-free-adamw: beta1 0.9 → 0.89', name: 'schedule-free-adamw', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.89, 0.999] }, family: 'adaptive', margin: 5 },
+    { what: 'schedule-free-sgd: momentum 0.9 → 0.89', name: 'schedule-free-sgd', hyper: { lr: 0.05 }, wrong: { lr: 0.05, momentum: 0.89 }, family: 'linear' },
+    { what: 'schedule-free-sgd: weightLrPower 2 → 1.9 (with a warm-up)', name: 'schedule-free-sgd', hyper: { lr: 0.05, warmupSteps: 5 }, wrong: { lr: 0.05, warmupSteps: 5, weightLrPower: 1.9 }, family: 'linear' },
   ];
 
   it.each(MISTAKES.map((m) => [m.what, m] as const))('%s', (_, m) => {
@@ -616,6 +649,9 @@ const FULL: Record<RuleName, H> = {
   lion: { lr: 0.01, weightDecay: 0.1, cautious: true, weightDecayNorm: 'spectral', spectralWarmStart: true },
   ademamix: { lr: 0.01, weightDecay: 0.1, beta3Warmup: 10, alphaWarmup: 10, cautious: true, spectralPenalty: 0.01 },
   prodigy: { d0: 1e-3, weightDecay: 0.1, decouple: false, useBiasCorrection: true, spectralPenalty: 0.01 },
+  lamb: { lr: 0.01, weightDecay: 0.1, cautious: true },
+  'schedule-free-adamw': { lr: 0.01, warmupSteps: 3, r: 1, weightDecay: 0.1 },
+  'schedule-free-sgd': { lr: 0.05, warmupSteps: 3, r: 0.5, weightDecay: 0.1 },
 };
 const RULES = Object.keys(FULL) as RuleName[];
 const RULE_BACKENDS = RULES.flatMap((name) => BACKENDS.map((backend) => [name, backend] as const));
@@ -786,6 +822,14 @@ describe('2. saveState / loadState', () => {
       expect(bytesFor('prodigy', {}, m, n)).toBe(4 * (4 * mn + 8));
       expect(bytesFor('prodigy', { betas: [0, 0.99] }, m, n)).toBe(4 * (3 * mn + 8));
       expect(bytesFor('prodigy', {}, m, n, 'reference')).toBe(8 * 4 * mn);
+      // Issue 12: LAMB's m and v; Schedule-Free's z (and AdamW's v) plus the 5 floats of 'group'
+      // (lr_max and weight_sum as float pairs, the mode); the reference keeps x explicitly too.
+      expect(bytesFor('lamb', { cautious: true }, m, n)).toBe(8 * mn);
+      expect(bytesFor('schedule-free-adamw', {}, m, n)).toBe(8 * mn + 20);
+      expect(bytesFor('schedule-free-sgd', {}, m, n)).toBe(4 * mn + 20);
+      expect(bytesFor('lamb', {}, m, n, 'reference')).toBe(16 * mn);
+      expect(bytesFor('schedule-free-adamw', {}, m, n, 'reference')).toBe(24 * mn);
+      expect(bytesFor('schedule-free-sgd', {}, m, n, 'reference')).toBe(16 * mn);
     });
 
     it('a 64 x 32 Adam state takes 16 KiB (2 floats per parameter)', () => {
@@ -954,6 +998,25 @@ describe('4. bad input', () => {
     ['prodigy', { decouple: 1 }, TypeError, /prodigy.*decouple/],
     ['prodigy', { weightDecayNorm: 'spectral' }, TypeError, /prodigy.*weightDecayNorm/],
     ['prodigy', { sliceP: 11 }, TypeError, /prodigy.*sliceP/],
+    ['lamb', { cautiousFactor: 1.5 }, RangeError, /lamb.*cautiousFactor/],
+    ['lamb', { cautiousFactor: -0.1 }, RangeError, /lamb.*cautiousFactor/],
+    ['lamb', { cautious: 1 }, TypeError, /lamb.*cautious/],
+    ['lamb', { eps: 0 }, RangeError, /lamb.*eps/],
+    ['lamb', { betas: [0.9, 1] }, RangeError, /lamb.*betas\[1\]/],
+    ['lamb', { weightDecay: -1 }, RangeError, /lamb.*weightDecay/],
+    ['schedule-free-adamw', { betas: [0, 0.999] }, RangeError, /schedule-free-adamw.*betas\[0\]/],
+    ['schedule-free-adamw', { betas: [0.9, 1] }, RangeError, /schedule-free-adamw.*betas\[1\]/],
+    ['schedule-free-adamw', { eps: 0 }, RangeError, /schedule-free-adamw.*eps/],
+    ['schedule-free-adamw', { warmupSteps: 2.5 }, RangeError, /schedule-free-adamw.*warmupSteps/],
+    ['schedule-free-adamw', { warmupSteps: -1 }, RangeError, /schedule-free-adamw.*warmupSteps/],
+    ['schedule-free-adamw', { weightLrPower: -1 }, RangeError, /schedule-free-adamw.*weightLrPower/],
+    ['schedule-free-adamw', { lr: -1 }, RangeError, /schedule-free-adamw.*lr/],
+    ['schedule-free-adamw', { momentum: 0.9 }, TypeError, /schedule-free-adamw.*momentum/],
+    ['schedule-free-sgd', { momentum: 0 }, RangeError, /schedule-free-sgd.*momentum/],
+    ['schedule-free-sgd', { momentum: 1 }, RangeError, /schedule-free-sgd.*momentum/],
+    ['schedule-free-sgd', { weightDecay: -0.1 }, RangeError, /schedule-free-sgd.*weightDecay/],
+    ['schedule-free-sgd', { r: Infinity }, RangeError, /schedule-free-sgd.*r/],
+    ['schedule-free-sgd', { betas: [0.9, 0.999] }, TypeError, /schedule-free-sgd.*betas/],
   ];
 
   it.each(BAD_HYPER.map(([r, h, E, re]) => [`${r} ${JSON.stringify(h)}`, r, h, E, re] as const))(
@@ -980,8 +1043,8 @@ describe('4. bad input', () => {
   });
 
   it('unknown rule or backend', () => {
-    expect(() => createOptimizer('lamb' as RuleName)).toThrow(TypeError);
-    expect(() => createOptimizer('lamb' as RuleName)).toThrow(/lamb/);
+    expect(() => createOptimizer('not-a-rule' as RuleName)).toThrow(TypeError);
+    expect(() => createOptimizer('not-a-rule' as RuleName)).toThrow(/not-a-rule/);
     expect(() => createOptimizer('sgd', {}, { backend: 'gpu' as Backend })).toThrow(TypeError);
   });
 

@@ -171,6 +171,9 @@ const VARIANTS: Record<RuleName, (H | ((rows: number, cols: number) => H))[]> = 
   ademamix: [{}, { beta3Warmup: 5, alphaWarmup: 5, weightDecay: 0.1 }, { cautious: true, cautiousFactor: 0.5, spectralPenalty: 0.01 }],
   // β₁ = 0 keeps no first moment (the reference's exp_avg only exists for β₁ > 0).
   prodigy: [{}, { betas: [0, 0.99] }, { weightDecay: 0.1, decouple: false, useBiasCorrection: true, spectralPenalty: 0.01 }],
+  lamb: [{}, { weightDecay: 0.1, cautious: true, spectralPenalty: 0.01 }],
+  'schedule-free-adamw': [{}, { warmupSteps: 2, r: 1, weightDecay: 0.1, spectralPenalty: 0.01 }],
+  'schedule-free-sgd': [{}, { warmupSteps: 2, r: 1, weightDecay: 0.1, spectralPenalty: 0.01 }],
 };
 const SHAPES: [number, number][] = [
   [1, 1],
@@ -452,7 +455,7 @@ describe('2. crafted state files with a correct checksum are rejected, naming th
 
   it("rule and backend: unknown rule, a prototype name as rule, backend 'gpu'", () => {
     const s = base();
-    for (const rule of ['lamb', 'toString', '__proto__', 'Adam', 3, null]) {
+    for (const rule of ['not-a-rule', 'toString', '__proto__', 'Adam', 3, null]) {
       rejects({ ...s.header, rule }, s.blobs, /^loadState: header\.rule must be one of sgd, .*; got /);
     }
     for (const backend of ['gpu', 'Native', '', 1, null]) {
@@ -651,7 +654,7 @@ describe('5. saveState, stateBytes: bad states give errors naming the function a
     for (const step of [1.5, -1, NaN, Infinity]) both(() => ({ ...fresh(), step }), RangeError, 'state\\.step must be a non-negative integer, got ');
     for (const step of [1n, '1', null]) both(() => ({ ...fresh(), step }), TypeError, 'state\\.step must be a non-negative integer, got ');
     both(() => ({ ...fresh(), rows: 0 }), RangeError, 'state\\.rows must be a positive integer, got 0');
-    both(() => ({ ...fresh(), rule: 'lamb' }), RangeError, 'state\\.rule must be one of ');
+    both(() => ({ ...fresh(), rule: 'not-a-rule' }), RangeError, 'state\\.rule must be one of ');
     both(() => ({ ...fresh(), backend: 'gpu' }), RangeError, "state\\.backend must be 'native' or 'reference'");
     both(() => ({ ...fresh(), values: null }), TypeError, 'state\\.values must be an object, got null');
     both(() => ({ ...fresh(), values: { x: 1 } }), RangeError, "state\\.values has 'x'");

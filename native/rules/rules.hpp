@@ -104,5 +104,10 @@ size_t AdemamixAligned(const RuleArgs& a);
 // estimate's numerator and denominator) and the step (given the group's totals in a.group).
 void ProdigyPartial(const RuleArgs& a, double* sums);
 void ProdigyStep(const RuleArgs& a);
+void LambStep(const RuleArgs& a);
+void ScheduleFreeAdamwStep(const RuleArgs& a);
+void ScheduleFreeAdamwCheck(const RuleArgs& a);  // refuses a state in eval mode, before any write
+void ScheduleFreeSgdStep(const RuleArgs& a);
+void ScheduleFreeSgdCheck(const RuleArgs& a);
 
 }  // namespace specopt

@@ -172,6 +172,16 @@ export const DEFAULTS = {
     /** 'add': X/(‖X‖_F + eps) (KellerJordan/Muon); 'max': X/max(‖X‖_F, eps) (torch.optim.Muon). */
     epsMode: 'add' as 'add' | 'max',
     ...SPECTRAL_DECAY,
+  },  // Issue 12 (ALGORITHMS.md "Recent rules").
+  /** optax.lamb: Adam's direction + λ·W, scaled by the trust ratio ‖W‖/‖u‖, times lr. */
+  lamb: {
+    lr: 1e-3,
+    betas: [0.9, 0.999] as [number, number],
+    eps: 1e-6,
+    /** λ of the λ·W added to the Adam direction before the trust ratio (optax's add_decayed_weights). */
+    weightDecay: 0,
+    /** C-Optim's mask, on the Adam direction (before λ·W and the trust ratio). */
+    ...CAUTIOUS,
   },
   // Issue 12 (the reference implementations' defaults).
   /** lucidrains/lion-pytorch `Lion`: W ← W·(1 − lr·λ) − lr·sign(β₁m + (1 − β₁)G); m ← β₂m + (1 − β₂)G. */
@@ -216,6 +226,22 @@ export const DEFAULTS = {
     /** d grows by at most this factor per step; Infinity (the default): unbounded (a config stores it as null). */
     growthRate: Infinity,
   },
+  /** facebookresearch/schedule_free AdamWScheduleFree: the parameter holds y; eval()/train() switch it to x and back. */
+  'schedule-free-adamw': {
+    lr: 0.0025,
+    /** [β₁ (the y interpolation, and eval()'s 1 − 1/β₁), β₂ of the second moment]. */
+    betas: [0.9, 0.999] as [number, number],
+    eps: 1e-8,
+    /** λ·y added to the normalised gradient (decay at y, the reference's default). */
+    weightDecay: 0,
+    /** Linear warm-up: lr·min(1, (k + 1)/warmupSteps). */
+    warmupSteps: 0,
+    /** The average's weights (k + 1)^r · lr_max^weightLrPower. */
+    r: 0,
+    weightLrPower: 2,
+  },
+  /** facebookresearch/schedule_free SGDScheduleFree. */
+  'schedule-free-sgd': { lr: 1.0, momentum: 0.9, weightDecay: 0, warmupSteps: 0, r: 0, weightLrPower: 2 },
 };
 
 /** The name of an optimizer rule. */

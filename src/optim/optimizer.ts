@@ -13,6 +13,8 @@ import { anyInFlight, checkFree, claim, release } from './inflight.js';
 import { checkStateValues, stateFail, type OptimizerState, type StateArray } from './state.js';
 import { runAsync } from '../async.js';
 import { normPart } from '../clip.js';
+import { inEvalMode, interpolationBeta, isScheduleFree, lerpf } from './scheduleFree.js';
+import { scheduleFreeMode } from '../reference/optim/scheduleFree.js';
 
 /** Where an optimizer computes: 'native' (the float32 addon, the default) or 'reference' (the float64 TypeScript formulas, for cross-checks). */
 export type Backend = 'native' | 'reference';
@@ -351,6 +353,96 @@ export class Optimizer<R extends RuleName = RuleName> {
       }
     }
     checkStateValues(stateFail(at), 'state', this.rule, this.backend, state.values);
+  }
+
+  /**
+   * Schedule-free rules: puts the parameter in eval mode, as the reference's `optimizer.eval()`:
+   * `param` then holds x (the weighted average: the point to evaluate, and to keep) instead of y.
+   * Nothing happens when the state is in eval mode already; before the first update only the mode
+   * changes. A state in eval mode cannot step (a RangeError) until {@link Optimizer.train}. For the
+   * entries of a stepMany call, `evalMode(entries)`. A TypeError for the other rules.
+   */
+  eval(param: MatrixLike, state: OptimizerState): void {
+    const at = `${this.rule}.eval`;
+    try {
+      switchModes([{ optimizer: this as Optimizer, param, state }], true, at, true);
+    } catch (error) {
+      throw named(error, at);
+    }
+  }
+
+  /** Schedule-free rules: back to train mode (`param` holds y again), as the reference's `optimizer.train()`; see {@link Optimizer.eval}. */
+  train(param: MatrixLike, state: OptimizerState): void {
+    const at = `${this.rule}.train`;
+    try {
+      switchModes([{ optimizer: this as Optimizer, param, state }], false, at, true);
+    } catch (error) {
+      throw named(error, at);
+    }
+  }
+
+  /** Schedule-free rules: the mode of a state of this optimizer ('train' after init). */
+  mode(state: OptimizerState): 'train' | 'eval' {
+    const at = `${this.rule}.mode`;
+    if (!isScheduleFree(this.rule)) throw new TypeError(`${at}: ${this.rule} has no train and eval modes (schedule-free-adamw and schedule-free-sgd have)`);
+    try {
+      if (typeof state !== 'object' || state === null || state.rule !== this.rule || state.backend !== this.backend) {
+        throw new TypeError(`${at}: state must be a ${this.rule} (${this.backend}) state, got ${describe(state)}`);
+      }
+      this.checkModeArrays(state, at);
+      return inEvalMode(state) ? 'eval' : 'train';
+    } catch (error) {
+      throw named(error, at);
+    }
+  }
+
+  /** The arrays eval() and train() read and write, checked (their names by checkStateLayout). */
+  private checkModeArrays(state: OptimizerState, at: string): void {
+    const n = state.rows * state.cols;
+    const need: [string, number][] = this.backend === 'native' ? [['z', n], ['group', 5]] : [['z', n], ['x', n]];
+    const Type = this.backend === 'native' ? Float32Array : Float64Array;
+    for (const [name, length] of need) {
+      const a = state.arrays?.[name];
+      if (!(a instanceof Type) || a.length !== length) {
+        throw new RangeError(`${at}: state buffer '${name}' must be a ${Type.name} of ${length}, got ${describeArray(a)}`);
+      }
+    }
+    if (this.backend === 'reference' && typeof state.values?.evalMode !== 'boolean') {
+      throw new TypeError(`${at}: state.values.evalMode must be a boolean, got ${describe(state.values?.evalMode)}`);
+    }
+  }
+
+  /** @internal Checks a mode switch of (param, state) and returns the function that makes it. */
+  modeSwitch(param: MatrixLike, state: OptimizerState, toEval: boolean, at: string): () => void {
+    checkMatrix(param, `${at}: param`);
+    checkState(state, this as Optimizer, param, at);
+    this.checkModeArrays(state, at);
+    // (A state whose z or x lies on the parameter's memory is refused, as a step refuses it.)
+    for (const name of ['z', 'x', 'group']) {
+      const a = state.arrays[name];
+      if (a !== undefined && a.buffer === param.data.buffer && a.byteOffset < param.data.byteOffset + param.data.byteLength && param.data.byteOffset < a.byteOffset + a.byteLength) {
+        throw new RangeError(`${at}: state buffer '${name}' overlaps the parameter's memory`);
+      }
+    }
+    const beta = interpolationBeta(this.rule, this.given as unknown as Record<string, unknown>);
+    if (inEvalMode(state) === toEval) return () => {};
+    if (this.backend === 'native') {
+      return () => {
+        if (state.step > 0) {
+          // torch: p.lerp_(z, weight) with the weight a Python float, rounded to float32.
+          const w = Math.fround(toEval ? 1 - 1 / beta : 1 - beta);
+          const p = param.data;
+          const z = state.arrays.z;
+          for (let i = 0; i < p.length; i++) p[i] = lerpf(p[i], z[i], w);
+        }
+        state.arrays.group[4] = toEval ? 1 : 0;
+      };
+    }
+    return () => {
+      const next = scheduleFreeMode({ step: state.step, ...state.arrays }, beta, toEval, param.data.length);
+      if (next !== null) param.data.set(next);
+      state.values.evalMode = toEval;
+    };
   }
 
   /** One update of `param.data` in place from `grad`. See `stepMany` for many parameters at once. */
@@ -853,6 +945,64 @@ function checkNotInFlight(entries: readonly StepEntry[]): void {
     }
     checkFree(arrays, names, state, where(entries, i));
   }
+}
+
+/** What evalMode and trainMode take: stepMany's entries (their gradients are not read). */
+export type ModeEntry = Pick<StepEntry, 'optimizer' | 'param' | 'state'>;
+
+/**
+ * Puts every schedule-free entry in eval mode (each parameter then holds x), as the reference's
+ * `optimizer.eval()` does for its param groups; entries of other rules are left alone, so the
+ * entries array of a whole model's stepMany can be passed as it is. Every entry is checked first:
+ * a failure changes nothing. See {@link Optimizer.eval}.
+ */
+export function evalMode(entries: readonly ModeEntry[]): void {
+  try {
+    switchModes(entries, true, 'evalMode', false);
+  } catch (error) {
+    throw named(error, 'evalMode');
+  }
+}
+
+/** Puts every schedule-free entry back in train mode (each parameter holds y again); see {@link evalMode}. */
+export function trainMode(entries: readonly ModeEntry[]): void {
+  try {
+    switchModes(entries, false, 'trainMode', false);
+  } catch (error) {
+    throw named(error, 'trainMode');
+  }
+}
+
+function switchModes(entries: readonly ModeEntry[], toEval: boolean, fn: string, single: boolean): void {
+  if (!Array.isArray(entries)) throw new TypeError(`${fn}: entries must be an array, got ${describe(entries)}`);
+  const writes: (() => void)[] = [];
+  const params = new Set<unknown>();
+  const states = new Set<unknown>();
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (typeof e !== 'object' || e === null) throw new TypeError(`${fn}: entry ${i} must be an object { optimizer, param, state }, got ${describe(e)}`);
+    const opt = e.optimizer;
+    if (!(opt instanceof Optimizer)) throw new TypeError(`${fn}: entry ${i}: optimizer must come from createOptimizer, got ${describe(opt)}`);
+    if (!isScheduleFree(opt.rule)) {
+      if (single) throw new TypeError(`${fn}: ${opt.rule} has no train and eval modes (schedule-free-adamw and schedule-free-sgd have)`);
+      continue;
+    }
+    const at = single ? fn : `${fn}: entry ${i} (${opt.rule})`;
+    const { param, state } = e;
+    writes.push(opt.modeSwitch(param, state, toEval, at));
+    if (params.has(param.data)) throw new RangeError(`${at}: the same parameter appears twice`);
+    if (states.has(state)) throw new RangeError(`${at}: the same state appears twice`);
+    params.add(param.data);
+    states.add(state);
+    const arrays: ArrayBufferView[] = [param.data];
+    const names = ['param'];
+    for (const [name, a] of Object.entries(state.arrays) as [string, ArrayBufferView][]) {
+      arrays.push(a);
+      names.push(`state buffer '${name}'`);
+    }
+    checkFree(arrays, names, state, at);
+  }
+  for (const write of writes) write();
 }
 
 /**

@@ -165,6 +165,32 @@ function options(spec, victim) {
 // ------------------------------------------------------------------ optimizers
 
 const RULES = lib.OPTIMIZER_RULES;
+const SCHEDULE_FREE = ['schedule-free-adamw', 'schedule-free-sgd'];
+
+/** evalMode/trainMode over 1–4 entries, mostly schedule-free, some states in eval mode already. */
+function modeCase(fn) {
+  const entries = [];
+  for (let i = 1 + int(4); i > 0; i--) {
+    const opt = optimizer(chance(0.8) ? pick(SCHEDULE_FREE) : pick(RULES));
+    const args = stepArgs(opt);
+    if (chance(0.3)) { try { opt.eval(args.param, args.state); } catch { /* a broken state */ } }
+    entries.push({ optimizer: opt, ...args });
+  }
+  if (chance(0.05)) entries.push(entries[0]); // the same parameter twice
+  if (chance(0.05)) entries[int(entries.length)] = pick(WEIRD);
+  const list = chance(0.03) ? pick(WEIRD) : entries;
+  return {
+    name: fn,
+    call: () => lib[fn](list),
+    outputs: entries.map((e) => {
+      try {
+        return [e.param, e.state];
+      } catch {
+        return [];
+      }
+    }),
+  };
+}
 const HYPER_CHOICES = {
   lr: [1e-3, 0.1, 0, -1, NaN],
   momentum: [0, 0.9],
@@ -434,6 +460,16 @@ const PUBLIC = {
         }
       }),
     };
+  },
+  // The schedule-free modes (issue 12): the batch forms over mixed entries (other rules are left
+  // alone), and the per-parameter methods of any rule (the others refuse).
+  evalMode: () => modeCase('evalMode'),
+  trainMode: () => modeCase('trainMode'),
+  scheduleFreeEval: () => {
+    const opt = optimizer(pick([...SCHEDULE_FREE, pick(RULES)]));
+    const { param, state } = stepArgs(opt);
+    const which = pick(['eval', 'train', 'mode']);
+    return { name: `${opt.rule}.${which}`, call: () => (which === 'mode' ? opt.mode(state) : opt[which](param, state)), outputs: [param, state] };
   },
   stepManyOptions: () => {
     // stepMany's clipping options, right and wrong, on a small batch.

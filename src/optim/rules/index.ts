@@ -22,6 +22,8 @@ import { sphereSgd } from './sphereSgd.js';
 import { lion } from './lion.js';
 import { ademamix } from './ademamix.js';
 import { prodigy } from './prodigy.js';
+import { lamb } from './lamb.js';
+import { scheduleFreeAdamw, scheduleFreeSgd } from './scheduleFree.js';
 
 export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   sgd,
@@ -48,4 +50,7 @@ export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   lion,
   ademamix,
   prodigy,
+  lamb,
+  'schedule-free-adamw': scheduleFreeAdamw,
+  'schedule-free-sgd': scheduleFreeSgd,
 };

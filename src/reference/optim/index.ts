@@ -42,10 +42,13 @@ import { sphereSgd } from './sphereSgd.js';
 import { lion } from './lion.js';
 import { ademamix } from './ademamix.js';
 import { prodigy } from './prodigy.js';
+import { lamb } from './lamb.js';
+import { scheduleFreeAdamw, scheduleFreeSgd } from './scheduleFree.js';
 import { rank1, readSpectral } from './spectral.js';
 import type { GroupItem, Hyper, Rule } from './rule.js';
 
 export { rank1, readSpectral, type SpectralOptions } from './spectral.js';
+export { scheduleFreeMode } from './scheduleFree.js';
 export { TORCH_DEFAULTS } from './torchDefaults.js';
 
 export interface RefState {
@@ -109,6 +112,9 @@ const RULES: Record<string, (h: Hyper) => Rule> = {
   lion,
   ademamix,
   prodigy,
+  lamb,
+  'schedule-free-adamw': scheduleFreeAdamw,
+  'schedule-free-sgd': scheduleFreeSgd,
 };
 
 export const REFERENCE_OPTIMIZERS = Object.keys(RULES);
