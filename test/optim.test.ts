@@ -321,6 +321,25 @@ CASES.push(
     { lr: 0.02, adjustLr: 'original', nsCoefficients: [3, -4, 1.9] },
     { lr: 0.02, nsSteps: 3, nsCoefficients: [[4, -5.5, 2.2], [3.4445, -4.775, 2.0315], [3, -3.2, 1.2]] },
   ].map((hyper): Case => ({ name: 'muon', hyper: hyper as Case['hyper'], family: 'matrix' })),
+  // Issue 12: Muon's Polar Express iteration (nanochat's triples and normalisation; fewer steps,
+  // torch's eps form, another norm scale), and NorMuon (its options, Muon's iteration options).
+  ...[
+    { lr: 0.02, nsCoefficients: 'polar-express' },
+    { lr: 0.02, nsCoefficients: 'polar-express', nsSteps: 3, epsMode: 'max', weightDecay: 0.1 },
+    { lr: 0.02, nsCoefficients: 'polar-express', nsNormScale: 1.02, eps: 1e-7 },
+    { lr: 0.02, nsNormScale: 1.1 },
+  ].map((hyper): Case => ({ name: 'muon', hyper: hyper as Case['hyper'], family: 'matrix' })),
+  ...[
+    { lr: 0.02 },
+    { lr: 0.02, nesterov: false },
+    { lr: 0.02, beta2: 0.5, momentum: 0.9 },
+    { lr: 0.02, weightDecay: 0.1 },
+    ...spectral({ lr: 0.02, weightDecay: 0.1 }),
+    { lr: 0.02, nsCoefficients: 'polar-express' },
+    { lr: 0.02, method: 'svd' },
+    { lr: 0.02, adjustLr: 'match-rms-adamw', nsSteps: 3 },
+    { lr: 0.02, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'normuon', hyper: hyper as Case['hyper'], family: 'matrix' })),
 );
 
 const hyperOf = (c: Case, rows: number, cols: number): H => (typeof c.hyper === 'function' ? c.hyper(rows, cols) : c.hyper);
@@ -435,7 +454,7 @@ describe('1b. the cross-check catches a mis-specified update', () => {
   // hardest to see in 20 steps: the bias-corrected v is then nearly the plain mean of G², and
   // 0.999 → 0.998 moves it by only ~0.05·t %, which lands at 10–40 units depending on the
   // gradients (around K); so β₂ is checked as 0.999 → 0.99 and, where it matters more, 0.9 → 0.89.
-  const MISTAKES: { what: string; name: RuleName; hyper: H; wrong: H | 'adam without bias correction' | 'shampoo2 instead of shampoo'; family: Family; mode?: GradMode; margin?: number }[] = [
+  const MISTAKES: { what: string; name: RuleName; hyper: H; wrong: H | 'adam without bias correction' | 'shampoo2 instead of shampoo' | 'muon instead of normuon'; family: Family; mode?: GradMode; margin?: number }[] = [
     { what: 'adam: beta1 0.9 → 0.91', name: 'adam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.91, 0.999] }, family: 'adaptive' },
     { what: 'adam: beta2 0.999 → 0.99', name: 'adam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.9, 0.99] }, family: 'adaptive', margin: 4 },
     { what: 'adam: beta2 0.9 → 0.89', name: 'adam', hyper: { lr: 0.01, betas: [0.9, 0.9] }, wrong: { lr: 0.01, betas: [0.9, 0.89] }, family: 'adaptive', margin: 4 },
@@ -483,6 +502,12 @@ describe('1b. the cross-check catches a mis-specified update', () => {
     { what: 'rprop: etas [0.5, 1.2] → [0.5, 1.25]', name: 'rprop', hyper: {}, wrong: { etas: [0.5, 1.25] }, family: 'linear' },
     { what: "adafactor 'torch': d 1 → 1.1", name: 'adafactor', hyper: { variant: 'torch', lr: 0.5 }, wrong: { variant: 'torch', lr: 0.5, d: 1.1 }, family: 'factored', margin: 3 },
     { what: "adafactor 'torch': beta2Decay −0.8 → −0.75", name: 'adafactor', hyper: { variant: 'torch' }, wrong: { variant: 'torch', beta2Decay: -0.75 }, family: 'factored' },
+    // Issue 12: the Polar Express set against the quintic, its 1.01 against 1, NorMuon's β₂, lr and row axis.
+    { what: "muon: 'polar-express' instead of the quintic", name: 'muon', hyper: { lr: 0.02, nsCoefficients: 'polar-express' }, wrong: { lr: 0.02 }, family: 'matrix' },
+    { what: "muon: 'polar-express' with nsNormScale 1 instead of 1.01", name: 'muon', hyper: { lr: 0.02, nsCoefficients: 'polar-express' }, wrong: { lr: 0.02, nsCoefficients: 'polar-express', nsNormScale: 1 }, family: 'matrix' },
+    { what: 'normuon: beta2 0.95 → 0.9 (renormalised to ‖O‖_F, so only the rows’ relative scales change)', name: 'normuon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, beta2: 0.9 }, family: 'matrix', margin: 5 },
+    { what: 'normuon: lr off by 1%', name: 'normuon', hyper: { lr: 0.02 }, wrong: { lr: 0.0202 }, family: 'matrix' },
+    { what: 'normuon: plain muon (no row normalisation)', name: 'normuon', hyper: { lr: 0.02 }, wrong: 'muon instead of normuon', family: 'matrix' },
   ];
 
   it.each(MISTAKES.map((m) => [m.what, m] as const))('%s', (_, m) => {
@@ -495,7 +520,9 @@ describe('1b. the cross-check catches a mis-specified update', () => {
           ? adamRef
           : m.wrong === 'shampoo2 instead of shampoo'
             ? referenceOptimizer('shampoo2', fullHyper('shampoo2', m.hyper))
-            : referenceOptimizer(m.name, fullHyper(m.name, m.wrong));
+            : m.wrong === 'muon instead of normuon'
+              ? referenceOptimizer('muon', fullHyper('muon', m.hyper))
+              : referenceOptimizer(m.name, fullHyper(m.name, m.wrong));
       const report: CrossReport = crossCheck(m.name, m.hyper, rows, cols, { seed, mode: m.mode ?? 'varied', reference });
       expect(() => expectAgree(report, K[m.family], m.what)).toThrow();
       // ... and by a wide margin, not by luck of the draw.
@@ -531,6 +558,7 @@ const FULL: Record<RuleName, H> = {
   adamax: { lr: 0.01, weightDecay: 0.1 },
   adadelta: { weightDecay: 0.1 },
   rprop: { etas: [0.4, 1.3], stepSizes: [1e-4, 1] },
+  normuon: { lr: 0.02, weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true },
 };
 const RULES = Object.keys(FULL) as RuleName[];
 const RULE_BACKENDS = RULES.flatMap((name) => BACKENDS.map((backend) => [name, backend] as const));
@@ -675,6 +703,9 @@ describe('2. saveState / loadState', () => {
       // galore's projector and projected moments (rank capped at min(m, n)); soap's moments,
       // statistics and eigenbases (vectors: no sides), + 2 info floats.
       expect(bytesFor('muon', {}, m, n)).toBe(4 * mn);
+      // NorMuon: the momentum and one second moment per row.
+      expect(bytesFor('normuon', {}, m, n)).toBe(4 * (mn + m));
+      expect(bytesFor('normuon', {}, m, n, 'reference')).toBe(8 * (mn + m));
       expect(bytesFor('shampoo', { betas: [0, 1] }, m, n)).toBe(4 * (2 * m * m + 2 * n * n + 2));
       const r = Math.min(2, m, n);
       expect(bytesFor('galore-adamw', { rank: 2 }, m, n)).toBe(4 * (m >= n ? r * n + 2 * m * r : m * r + 2 * r * n));
@@ -1363,6 +1394,7 @@ describe('6. the reference backend', () => {
           'sphere-sgd': 'sphere',
           adafactor: 'factored',
           muon: 'matrix',
+          normuon: 'matrix',
           shampoo: 'preconditioned',
           shampoo2: 'preconditioned',
           'adagrad-full': 'preconditioned',

@@ -167,6 +167,7 @@ const VARIANTS: Record<RuleName, (H | ((rows: number, cols: number) => H))[]> = 
   adamax: [{}, { weightDecay: 0.1, spectralPenalty: 0.01 }],
   adadelta: [{}, { weightDecay: 0.1, spectralPenalty: 0.01 }],
   rprop: [{}, { etas: [0.3, 1.5], spectralPenalty: 0.01 }],
+  normuon: [{}, { weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true }, { nsCoefficients: 'polar-express' }],
 };
 const SHAPES: [number, number][] = [
   [1, 1],

@@ -19,6 +19,7 @@ import { adamax } from './adamax.js';
 import { adadelta } from './adadelta.js';
 import { rprop } from './rprop.js';
 import { sphereSgd } from './sphereSgd.js';
+import { normuon } from './normuon.js';
 
 export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   sgd,
@@ -42,4 +43,5 @@ export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   adamax,
   adadelta,
   rprop,
+  normuon,
 };

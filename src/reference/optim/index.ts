@@ -24,6 +24,7 @@ import { adamax } from './adamax.js';
 import { galore } from './galore.js';
 import { muon } from './muon.js';
 import { nadam } from './nadam.js';
+import { normuon } from './normuon.js';
 import { pbsgd } from './pbsgd.js';
 import { radam } from './radam.js';
 import { rmsprop } from './rmsprop.js';
@@ -75,6 +76,8 @@ const RULES: Record<string, (h: Hyper) => Rule> = {
   adamax,
   adadelta,
   rprop,
+  // Recent rules (ALGORITHMS.md)
+  normuon,
 };
 
 export const REFERENCE_OPTIMIZERS = Object.keys(RULES);
