@@ -870,6 +870,15 @@ describe('4. bad input', () => {
     ['soap', { eps: 0 }, RangeError, /soap.*eps/],
     ['soap', { precondition_frequency: 10 }, TypeError, /soap.*precondition_frequency/],
     ['soap', { correctBias: 1 }, TypeError, /soap.*correctBias/],
+    // Issue 12: Polar Express has 5 steps; a named set that does not exist; the norm's scale; NorMuon's beta2.
+    ['muon', { nsCoefficients: 'polar-express', nsSteps: 6 }, RangeError, /^createOptimizer: muon: nsCoefficients 'polar-express' has 5 steps, so nsSteps must be at most 5, got 6/],
+    ['muon', { nsCoefficients: 'polar' }, TypeError, /^createOptimizer: muon: nsCoefficients must be .* or 'polar-express', got 'polar'/],
+    ['muon', { nsNormScale: 0 }, RangeError, /^createOptimizer: muon: nsNormScale must be in \(0, Infinity\)/],
+    ['normuon', { beta2: 1 }, RangeError, /^createOptimizer: normuon: beta2 must be in \[0, 1\)/],
+    ['normuon', { momentum: -0.1 }, RangeError, /^createOptimizer: normuon: momentum must be in \[0, 1\)/],
+    ['normuon', { eps: 0 }, RangeError, /^createOptimizer: normuon: eps must be in \(0, Infinity\)/],
+    ['normuon', { nsCoefficients: [[1, 2, 3]] }, RangeError, /^createOptimizer: normuon: nsCoefficients must be one \[a, b, c\]/],
+    ['normuon', { adjustLr: 'spectral' }, TypeError, /^createOptimizer: normuon: adjustLr must be/],
   ];
 
   it.each(BAD_HYPER.map(([r, h, E, re]) => [`${r} ${JSON.stringify(h)}`, r, h, E, re] as const))(
