@@ -24,8 +24,10 @@ namespace specopt {
 
 namespace {
 
-// 64 scalars: Muon's 10 and up to 18 Newton-Schulz coefficient triples.
-constexpr size_t kMaxBuffers = 7, kMaxScalars = 64;
+// 66 scalars: NorMuon's 12 (Muon's 11) and up to 18 Newton-Schulz coefficient triples.
+constexpr size_t kMaxBuffers = 7, kMaxScalars = 66;
+// Muon's and NorMuon's coefficient triples: at most 18 (src/optim/rules/muon.ts' MAX_SETS).
+constexpr size_t kMaxNsSets = 18;
 // The most doubles a group-sum rule's partial pass gives (Rule::groupSums).
 constexpr size_t kMaxGroupSums = 8;
 
@@ -160,23 +162,15 @@ const Rule kRules[] = {
        return Lengths{};
      },
      SphereSgdStep, SphereSgdCheck},
-    {"muon", 10,
+    {"muon", 5 + kNsFixed,
      [](size_t r, size_t c, const double* s) {
-       Choice(s[6], 2, "muon: method must be 0..1");
-       size_t steps = Choice(s[3], 1001, "muon: nsSteps must be an integer in 0..1000");
-       Choice(s[8], 2, "muon: the normalisation mode must be 0..1");
-       if (!(s[7] > 0) || !std::isfinite(s[7])) throw std::invalid_argument("muon: eps must be finite and > 0");
-       size_t sets = Choice(s[9], kMaxScalars, "muon: the coefficient sets must be 0..63");
-       if (sets > 1 && sets != steps) throw std::invalid_argument("muon: one coefficient triple, or one per step");
-       for (size_t k = 0; k < 3 * sets; ++k) {
-         if (!std::isfinite(s[10 + k])) throw std::invalid_argument("muon: the coefficients must be finite");
-       }
+       CheckNsScalars(s + 5, "muon", kMaxNsSets);
        return Lengths{r * c};
      },
      MuonStep, MuonCheck, false, -1, true,
      [](const double* s) {
-       double sets = s[9];
-       return sets >= 0 && sets <= double(kMaxScalars) && sets == std::floor(sets) ? 10 + 3 * size_t(sets) : size_t(0);
+       size_t block = NsScalarsNeeded(s + 5, kMaxNsSets);
+       return block == 0 ? size_t(0) : 5 + block;
      }},
     {"shampoo", 15,
      [](size_t r, size_t c, const double* s) {
@@ -261,6 +255,16 @@ const Rule kRules[] = {
      ScheduleFreeAdamwStep, ScheduleFreeAdamwCheck},
     {"schedule-free-sgd", 6, [](size_t r, size_t c, const double*) { return Lengths{r * c, 5}; }, ScheduleFreeSgdStep,
      ScheduleFreeSgdCheck},
+    {"normuon", 6 + kNsFixed,
+     [](size_t r, size_t c, const double* s) {
+       CheckNsScalars(s + 6, "normuon", kMaxNsSets);
+       return Lengths{r * c, r};
+     },
+     NormuonStep, NormuonCheck, false, -1, true,
+     [](const double* s) {
+       size_t block = NsScalarsNeeded(s + 6, kMaxNsSets);
+       return block == 0 ? size_t(0) : 6 + block;
+     }},
 };
 constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 

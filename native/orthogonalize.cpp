@@ -68,8 +68,9 @@ void Orthogonalize(const float* g, size_t m, size_t n, OrthoMethod method, size_
     ExactPolar(copy.data(), m, n, out);
     return;
   }
-  // X = G/(‖G‖_F + eps) or G/max(‖G‖_F, eps), on the wide orientation (fewer rows) so X·Xᵀ is
-  // the small Gram matrix.
+  // X = G/(s·‖G‖_F + eps) or G/max(s·‖G‖_F, eps), on the wide orientation (fewer rows) so X·Xᵀ
+  // is the small Gram matrix. A division, as the references' X / (...) is (not a multiplication
+  // by the reciprocal, which rounds twice).
   bool tall = m > n;
   size_t r = tall ? n : m, c = tall ? m : n;
   std::vector<float> x(count);
@@ -77,7 +78,9 @@ void Orthogonalize(const float* g, size_t m, size_t n, OrthoMethod method, size_
   else std::copy(g, g + count, x.data());
   float norm = cblas_snrm2(blasint(count), x.data(), 1);
   float eps = float(options.eps);
-  cblas_sscal(blasint(count), 1.0f / (options.clampNorm ? std::max(norm, eps) : norm + eps), x.data(), 1);
+  float scaled = options.normScale == 1.0 ? norm : norm * float(options.normScale);
+  float denom = options.clampNorm ? std::max(scaled, eps) : scaled + eps;
+  for (size_t i = 0; i < count; ++i) x[i] /= denom;
   NewtonSchulz(x.data(), r, c, steps, options);
   if (tall) Transpose(x.data(), r, c, out);
   else std::copy(x.begin(), x.end(), out);

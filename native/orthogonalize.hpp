@@ -15,8 +15,10 @@ struct NewtonSchulzOptions {
   const double* coefficients = nullptr;
   size_t sets = 0;
   double eps = 1e-7;
-  // X/(‖X‖_F + eps) (KellerJordan/Muon), or X/max(‖X‖_F, eps) (torch.optim.Muon).
+  // X/(s·‖X‖_F + eps) (KellerJordan/Muon, s = 1; nanochat's Polar Express, s = 1.01), or
+  // X/max(s·‖X‖_F, eps) (torch.optim.Muon, s = 1).
   bool clampNorm = false;
+  double normScale = 1.0;
 };
 
 // out (m x n, row-major) ≈ U·Vᵀ of g = U·Σ·Vᵀ. Newton-Schulz: the quintic iteration (with

@@ -38,6 +38,7 @@ const CASES: { rule: RuleName; hyper: H; K: number }[] = [
   { rule: 'adam', hyper: { lr: schedules.step({ from: 1e-2, every: 6, gamma: 0.5 }), weightDecay: 0.01 }, K: 32 },
   { rule: 'sgd', hyper: { lr: schedules.cosine({ from: 0.05, steps: 20 }), momentum: 0.9, nesterov: true }, K: 16 },
   { rule: 'muon', hyper: { lr: schedules.wsd({ peak: 0.02, warmupSteps: 3, stableSteps: 10, decaySteps: 8, shape: 'sqrt' }), momentum: schedules.linear({ from: 0.85, to: 0.95, steps: 15 }), weightDecay: 0.1 }, K: 32 },
+  { rule: 'normuon', hyper: { lr: schedules.cosine({ from: 0.02, steps: 24 }), beta2: schedules.linear({ from: 0.5, to: 0.95, steps: 12 }), weightDecay: schedules.linear({ from: 0, to: 0.1, steps: 10 }) }, K: 32 },
   { rule: 'adafactor', hyper: { lr: schedules.exponential({ from: 1e-2, rate: 0.9 }), relativeStep: false, beta1: schedules.constant(0.9) }, K: 32 },
   { rule: 'rmsprop', hyper: { lr: schedules.oneCycle({ peak: 1e-2, totalSteps: 24 }) }, K: 32 },
   { rule: 'soap', hyper: { lr: warm, betas: [schedules.linear({ from: 0.9, to: 0.95, steps: 10 }), 0.95], preconditionFrequency: 4 }, K: 64 },

@@ -405,6 +405,25 @@ CASES.push(
     { lr: 0.05, momentum: 0.5, weightLrPower: 0, r: 2 },
     { lr: 0.05, spectralPenalty: 0.05 },
   ].map((hyper): Case => ({ name: 'schedule-free-sgd', hyper: hyper as Case['hyper'], family: 'linear' })),
+  // Issue 12: Muon's Polar Express iteration (nanochat's triples and normalisation; fewer steps,
+  // torch's eps form, another norm scale), and NorMuon (its options, Muon's iteration options).
+  ...[
+    { lr: 0.02, nsCoefficients: 'polar-express' },
+    { lr: 0.02, nsCoefficients: 'polar-express', nsSteps: 3, epsMode: 'max', weightDecay: 0.1 },
+    { lr: 0.02, nsCoefficients: 'polar-express', nsNormScale: 1.02, eps: 1e-7 },
+    { lr: 0.02, nsNormScale: 1.1 },
+  ].map((hyper): Case => ({ name: 'muon', hyper: hyper as Case['hyper'], family: 'matrix' })),
+  ...[
+    { lr: 0.02 },
+    { lr: 0.02, nesterov: false },
+    { lr: 0.02, beta2: 0.5, momentum: 0.9 },
+    { lr: 0.02, weightDecay: 0.1 },
+    ...spectral({ lr: 0.02, weightDecay: 0.1 }),
+    { lr: 0.02, nsCoefficients: 'polar-express' },
+    { lr: 0.02, method: 'svd' },
+    { lr: 0.02, adjustLr: 'match-rms-adamw', nsSteps: 3 },
+    { lr: 0.02, spectralPenalty: 0.05 },
+  ].map((hyper): Case => ({ name: 'normuon', hyper: hyper as Case['hyper'], family: 'matrix' })),
 );
 
 const hyperOf = (c: Case, rows: number, cols: number): H => (typeof c.hyper === 'function' ? c.hyper(rows, cols) : c.hyper);
@@ -519,7 +538,7 @@ describe('1b. the cross-check catches a mis-specified update', () => {
   // hardest to see in 20 steps: the bias-corrected v is then nearly the plain mean of G², and
   // 0.999 → 0.998 moves it by only ~0.05·t %, which lands at 10–40 units depending on the
   // gradients (around K); so β₂ is checked as 0.999 → 0.99 and, where it matters more, 0.9 → 0.89.
-  const MISTAKES: { what: string; name: RuleName; hyper: H; wrong: H | 'adam without bias correction' | 'shampoo2 instead of shampoo'; family: Family; mode?: GradMode; margin?: number; initScale?: number }[] = [
+  const MISTAKES: { what: string; name: RuleName; hyper: H; wrong: H | 'adam without bias correction' | 'shampoo2 instead of shampoo' | 'muon instead of normuon'; family: Family; mode?: GradMode; margin?: number; initScale?: number }[] = [
     { what: 'adam: beta1 0.9 → 0.91', name: 'adam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.91, 0.999] }, family: 'adaptive' },
     { what: 'adam: beta2 0.999 → 0.99', name: 'adam', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.9, 0.99] }, family: 'adaptive', margin: 4 },
     { what: 'adam: beta2 0.9 → 0.89', name: 'adam', hyper: { lr: 0.01, betas: [0.9, 0.9] }, wrong: { lr: 0.01, betas: [0.9, 0.89] }, family: 'adaptive', margin: 4 },
@@ -598,6 +617,12 @@ describe('1b. the cross-check catches a mis-specified update', () => {
     { what: 'schedule-free-adamw: beta1 0.9 → 0.89', name: 'schedule-free-adamw', hyper: { lr: 0.01 }, wrong: { lr: 0.01, betas: [0.89, 0.999] }, family: 'adaptive', margin: 5 },
     { what: 'schedule-free-sgd: momentum 0.9 → 0.89', name: 'schedule-free-sgd', hyper: { lr: 0.05 }, wrong: { lr: 0.05, momentum: 0.89 }, family: 'linear' },
     { what: 'schedule-free-sgd: weightLrPower 2 → 1.9 (with a warm-up)', name: 'schedule-free-sgd', hyper: { lr: 0.05, warmupSteps: 5 }, wrong: { lr: 0.05, warmupSteps: 5, weightLrPower: 1.9 }, family: 'linear' },
+    // Issue 12: the Polar Express set against the quintic, its 1.01 against 1, NorMuon's β₂, lr and row axis.
+    { what: "muon: 'polar-express' instead of the quintic", name: 'muon', hyper: { lr: 0.02, nsCoefficients: 'polar-express' }, wrong: { lr: 0.02 }, family: 'matrix' },
+    { what: "muon: 'polar-express' with nsNormScale 1 instead of 1.01", name: 'muon', hyper: { lr: 0.02, nsCoefficients: 'polar-express' }, wrong: { lr: 0.02, nsCoefficients: 'polar-express', nsNormScale: 1 }, family: 'matrix' },
+    { what: 'normuon: beta2 0.95 → 0.9 (renormalised to ‖O‖_F, so only the rows’ relative scales change)', name: 'normuon', hyper: { lr: 0.02 }, wrong: { lr: 0.02, beta2: 0.9 }, family: 'matrix', margin: 5 },
+    { what: 'normuon: lr off by 1%', name: 'normuon', hyper: { lr: 0.02 }, wrong: { lr: 0.0202 }, family: 'matrix' },
+    { what: 'normuon: plain muon (no row normalisation)', name: 'normuon', hyper: { lr: 0.02 }, wrong: 'muon instead of normuon', family: 'matrix' },
   ];
 
   it.each(MISTAKES.map((m) => [m.what, m] as const))('%s', (_, m) => {
@@ -610,7 +635,9 @@ describe('1b. the cross-check catches a mis-specified update', () => {
           ? adamRef
           : m.wrong === 'shampoo2 instead of shampoo'
             ? referenceOptimizer('shampoo2', fullHyper('shampoo2', m.hyper))
-            : referenceOptimizer(m.name, fullHyper(m.name, m.wrong));
+            : m.wrong === 'muon instead of normuon'
+              ? referenceOptimizer('muon', fullHyper('muon', m.hyper))
+              : referenceOptimizer(m.name, fullHyper(m.name, m.wrong));
       const report: CrossReport = crossCheck(m.name, m.hyper, rows, cols, { seed, mode: m.mode ?? 'varied', reference, initScale: m.initScale });
       expect(() => expectAgree(report, K[m.family], m.what)).toThrow();
       // ... and by a wide margin, not by luck of the draw.
@@ -652,6 +679,7 @@ const FULL: Record<RuleName, H> = {
   lamb: { lr: 0.01, weightDecay: 0.1, cautious: true },
   'schedule-free-adamw': { lr: 0.01, warmupSteps: 3, r: 1, weightDecay: 0.1 },
   'schedule-free-sgd': { lr: 0.05, warmupSteps: 3, r: 0.5, weightDecay: 0.1 },
+  normuon: { lr: 0.02, weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true },
 };
 const RULES = Object.keys(FULL) as RuleName[];
 const RULE_BACKENDS = RULES.flatMap((name) => BACKENDS.map((backend) => [name, backend] as const));
@@ -796,6 +824,9 @@ describe('2. saveState / loadState', () => {
       // galore's projector and projected moments (rank capped at min(m, n)); soap's moments,
       // statistics and eigenbases (vectors: no sides), + 2 info floats.
       expect(bytesFor('muon', {}, m, n)).toBe(4 * mn);
+      // NorMuon: the momentum and one second moment per row.
+      expect(bytesFor('normuon', {}, m, n)).toBe(4 * (mn + m));
+      expect(bytesFor('normuon', {}, m, n, 'reference')).toBe(8 * (mn + m));
       expect(bytesFor('shampoo', { betas: [0, 1] }, m, n)).toBe(4 * (2 * m * m + 2 * n * n + 2));
       const r = Math.min(2, m, n);
       expect(bytesFor('galore-adamw', { rank: 2 }, m, n)).toBe(4 * (m >= n ? r * n + 2 * m * r : m * r + 2 * r * n));
@@ -1017,6 +1048,15 @@ describe('4. bad input', () => {
     ['schedule-free-sgd', { weightDecay: -0.1 }, RangeError, /schedule-free-sgd.*weightDecay/],
     ['schedule-free-sgd', { r: Infinity }, RangeError, /schedule-free-sgd.*r/],
     ['schedule-free-sgd', { betas: [0.9, 0.999] }, TypeError, /schedule-free-sgd.*betas/],
+    // Issue 12: Polar Express has 5 steps; a named set that does not exist; the norm's scale; NorMuon's beta2.
+    ['muon', { nsCoefficients: 'polar-express', nsSteps: 6 }, RangeError, /^createOptimizer: muon: nsCoefficients 'polar-express' has 5 steps, so nsSteps must be at most 5, got 6/],
+    ['muon', { nsCoefficients: 'polar' }, TypeError, /^createOptimizer: muon: nsCoefficients must be .* or 'polar-express', got 'polar'/],
+    ['muon', { nsNormScale: 0 }, RangeError, /^createOptimizer: muon: nsNormScale must be in \(0, Infinity\)/],
+    ['normuon', { beta2: 1 }, RangeError, /^createOptimizer: normuon: beta2 must be in \[0, 1\)/],
+    ['normuon', { momentum: -0.1 }, RangeError, /^createOptimizer: normuon: momentum must be in \[0, 1\)/],
+    ['normuon', { eps: 0 }, RangeError, /^createOptimizer: normuon: eps must be in \(0, Infinity\)/],
+    ['normuon', { nsCoefficients: [[1, 2, 3]] }, RangeError, /^createOptimizer: normuon: nsCoefficients must be one \[a, b, c\]/],
+    ['normuon', { adjustLr: 'spectral' }, TypeError, /^createOptimizer: normuon: adjustLr must be/],
   ];
 
   it.each(BAD_HYPER.map(([r, h, E, re]) => [`${r} ${JSON.stringify(h)}`, r, h, E, re] as const))(
@@ -1545,6 +1585,7 @@ describe('6. the reference backend', () => {
           'sphere-sgd': 'sphere',
           adafactor: 'factored',
           muon: 'matrix',
+          normuon: 'matrix',
           shampoo: 'preconditioned',
           shampoo2: 'preconditioned',
           'adagrad-full': 'preconditioned',

@@ -174,6 +174,7 @@ const VARIANTS: Record<RuleName, (H | ((rows: number, cols: number) => H))[]> = 
   lamb: [{}, { weightDecay: 0.1, cautious: true, spectralPenalty: 0.01 }],
   'schedule-free-adamw': [{}, { warmupSteps: 2, r: 1, weightDecay: 0.1, spectralPenalty: 0.01 }],
   'schedule-free-sgd': [{}, { warmupSteps: 2, r: 1, weightDecay: 0.1, spectralPenalty: 0.01 }],
+  normuon: [{}, { weightDecay: 0.1, weightDecayNorm: 'spectral', spectralWarmStart: true }, { nsCoefficients: 'polar-express' }],
 };
 const SHAPES: [number, number][] = [
   [1, 1],

@@ -120,9 +120,13 @@ describe(`golden trajectories from torch.optim (torch ${GOLDENS.torch})`, () => 
     // Muon keeps KellerJordan's lr 0.02 and weight decay 0; the iteration's settings are torch's.
     const mu = OPTIMIZER_DEFAULTS.muon as Record<string, unknown>;
     const tm = GOLDENS.torchDefaults.muon;
-    for (const [t, s] of [['momentum', 'momentum'], ['nesterov', 'nesterov'], ['ns_steps', 'nsSteps'], ['eps', 'eps'], ['ns_coefficients', 'nsCoefficients']]) {
+    for (const [t, s] of [['momentum', 'momentum'], ['nesterov', 'nesterov'], ['ns_steps', 'nsSteps'], ['ns_coefficients', 'nsCoefficients']]) {
       expect(mu[s], `Muon.${t}`).toEqual(tm[t]);
     }
+    // eps null: the coefficient set's own, torch's 1e-7 for the quintic (1e-6 for 'polar-express').
+    const { newtonSchulzNorm } = await import('../src/optim/rules/muon.js');
+    expect(mu.eps).toBeNull();
+    expect(newtonSchulzNorm(mu as never), 'Muon.eps').toEqual({ eps: tm.eps, scale: 1 });
   });
 
   it('a wrong rule is far outside: a wrong bias correction, a wrong eps, a decay of the wrong kind', () => {

@@ -79,6 +79,16 @@ void AdafactorTorchStep(const RuleArgs& a);
 void AdamMiniStep(const RuleArgs& a);
 void MuonStep(const RuleArgs& a);
 void MuonCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
+void NormuonStep(const RuleArgs& a);
+void NormuonCheck(const RuleArgs& a);  // before any parameter of a multi-step is written
+
+// Muon's and NorMuon's Newton-Schulz scalars, a block within their scalars: method (0
+// newton-schulz, 1 svd), nsSteps, eps, normalisation (0 add, 1 max), the norm's scale s,
+// coefficient sets K, then 3K coefficients. CheckNsScalars throws std::invalid_argument naming
+// the rule; NsScalarsNeeded is the block's length (0 when K is not a count up to maxSets).
+constexpr size_t kNsFixed = 6;
+void CheckNsScalars(const double* ns, const char* rule, size_t maxSets);
+size_t NsScalarsNeeded(const double* ns, size_t maxSets);
 void ShampooStep(const RuleArgs& a);
 void AdagradFullStep(const RuleArgs& a);
 void AdagradFullCheck(const RuleArgs& a);  // before any parameter of a multi-step is written

@@ -165,12 +165,38 @@ export const DEFAULTS = {
      */
     adjustLr: 'original' as 'original' | 'none' | 'match-rms-adamw',
     method: 'newton-schulz' as 'newton-schulz' | 'svd',
-    /** Newton-Schulz's (a, b, c): one triple for every step, or one per step (nsSteps triples, at most 18). */
-    nsCoefficients: [3.4445, -4.775, 2.0315] as number[] | number[][],
-    /** The Frobenius normalisation's eps. */
-    eps: 1e-7,
-    /** 'add': X/(‖X‖_F + eps) (KellerJordan/Muon); 'max': X/max(‖X‖_F, eps) (torch.optim.Muon). */
+    /**
+     * Newton-Schulz's (a, b, c): one triple for every step, or one per step (nsSteps triples, at
+     * most 18), or 'polar-express': karpathy/nanochat's five Polar Express triples (the first
+     * nsSteps of them, nsSteps <= 5) with its normalisation X/(1.01·‖X‖_F + 1e-6).
+     */
+    nsCoefficients: [3.4445, -4.775, 2.0315] as number[] | number[][] | 'polar-express',
+    /** The Frobenius normalisation's eps; null: the coefficients' own (1e-7 KellerJordan, 1e-6 'polar-express'). */
+    eps: null as number | null,
+    /** 'add': X/(s·‖X‖_F + eps) (KellerJordan/Muon); 'max': X/max(s·‖X‖_F, eps) (torch.optim.Muon). */
     epsMode: 'add' as 'add' | 'max',
+    /** s of the normalisation; null: the coefficients' own (1, or 1.01 with 'polar-express'). */
+    nsNormScale: null as number | null,
+    ...SPECTRAL_DECAY,
+  },
+  /**
+   * zichongli5/NorMuon `SingleDeviceNorMuon` (lr 0.02, momentum 0.95, beta2 0.95, weight decay
+   * 0, Nesterov, 5 KellerJordan Newton-Schulz steps); the Newton-Schulz options are Muon's.
+   */
+  normuon: {
+    lr: 0.02,
+    momentum: 0.95,
+    /** β₂ of the per-row second moment of the orthogonalised update. */
+    beta2: 0.95,
+    nesterov: true,
+    nsSteps: 5,
+    weightDecay: 0,
+    adjustLr: 'original' as 'original' | 'none' | 'match-rms-adamw',
+    method: 'newton-schulz' as 'newton-schulz' | 'svd',
+    nsCoefficients: [3.4445, -4.775, 2.0315] as number[] | number[][] | 'polar-express',
+    eps: null as number | null,
+    epsMode: 'add' as 'add' | 'max',
+    nsNormScale: null as number | null,
     ...SPECTRAL_DECAY,
   },  // Issue 12 (ALGORITHMS.md "Recent rules").
   /** optax.lamb: Adam's direction + λ·W, scaled by the trust ratio ‖W‖/‖u‖, times lr. */

@@ -100,7 +100,10 @@ export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper
     }
     // null-default options (adafactor's lr, beta1) take a number or null; blocks takes a number too.
     const ok =
-      typeOf(value) === typeOf(d) || (d === null && typeof value === 'number') || (key === 'blocks' && typeof value === 'number');
+      typeOf(value) === typeOf(d) ||
+      (d === null && typeof value === 'number') ||
+      (key === 'blocks' && typeof value === 'number') ||
+      (key === 'nsCoefficients' && typeof value === 'string');
     if (!ok) throw new TypeError(`${rule}: ${key} must be ${d === null ? 'a number or null' : `a ${typeOf(d)}`}, got ${typeOf(value)}`);
     if (typeof value === 'number' && !Number.isFinite(value) && !(value === Infinity && UNBOUNDED.has(key))) {
       throw new RangeError(`${rule}: ${key} must be finite, got ${value}`);

@@ -11,7 +11,8 @@
 //       with (a, b, c) = (3.4445, −4.7750, 2.0315); transpose back if rows > cols.
 //   Options (Muon's torch parity): `coefficients` (one (a, b, c) for every iteration, or one triple
 //   per iteration), `eps` (1e-7) and `epsMode` ('add': X/(‖X‖_F + ε), the default above; 'max':
-//   X/max(‖X‖_F, ε), torch.optim.Muon's `_zeropower_via_newtonschulz`).
+//   X/max(‖X‖_F, ε), torch.optim.Muon's `_zeropower_via_newtonschulz`), `normScale` s (1): ‖X‖_F
+//   is multiplied by s first (POLAR_EXPRESS: nanochat's per-step triples with s = 1.01, ε = 1e-6).
 //   Every iteration maps each singular value x of X to a·x + b·x³ + c·x⁵ and keeps U and V, so the
 //   result is U·diag(p(σᵢ/(‖G‖_F + 1e-7)))·Vᵀ with p the 5-fold composition. This quintic is tuned
 //   for speed, not convergence: singular values end up roughly in [0.5, 1.2], not at 1 (a
@@ -55,12 +56,35 @@ export interface OrthogonalizeOptions {
    * 'max' (torch.optim.Muon `_zeropower_via_newtonschulz`): X/max(‖X‖_F, ε). Ignored by 'svd'.
    */
   epsMode?: 'add' | 'max';
+  /**
+   * s in X/(s·‖X‖_F + ε) or X/max(s·‖X‖_F, ε) (default 1; karpathy/nanochat's Polar Express
+   * divides by 1.01·‖X‖_F + 1e-6). Ignored by 'svd'.
+   */
+  normScale?: number;
 }
 
 /** KellerJordan/Muon quintic Newton–Schulz coefficients. */
 export const NEWTON_SCHULZ_COEFFS = { a: 3.4445, b: -4.775, c: 2.0315 } as const;
 /** Added to ‖G‖_F before dividing (KellerJordan/Muon). */
 export const NEWTON_SCHULZ_EPS = 1e-7;
+
+/**
+ * The Polar Express iteration of Amsel, Persson, Musco & Gower (2025) as karpathy/nanochat runs
+ * it (nanochat/optim.py, `polar_express_coeffs` and `muon_step_fused`): one (a, b, c) per step,
+ * the composition NoahAmsel/PolarExpress computes for l = 1e-3, 5 steps, safety factor 1.02,
+ * cushion 0.02; X normalised as X/(1.01·‖X‖_F + 1e-6) before the first step.
+ */
+export const POLAR_EXPRESS = {
+  coefficients: [
+    [8.156554524902461, -22.48329292557795, 15.878769915207462],
+    [4.042929935166739, -2.808917465908714, 0.5000178451051316],
+    [3.8916678022926607, -2.772484153217685, 0.5060648178503393],
+    [3.285753657755655, -2.3681294933425376, 0.46449024233003106],
+    [2.3465413258596377, -1.7097828382687081, 0.42323551169305323],
+  ] as readonly NsTriple[],
+  normScale: 1.01,
+  eps: 1e-6,
+} as const;
 
 function checkFinite(g: Dense, what: string): void {
   if (g.data.length !== g.rows * g.cols) {
@@ -120,10 +144,10 @@ export function nsCoefficientsPerStep(coefficients: unknown, steps: number): NsT
   throw new TypeError('orthogonalize: coefficients must be [a, b, c] or an array of one finite [a, b, c] per step');
 }
 
-function newtonSchulz(g: Dense, steps: number, coeffs: NsTriple[], eps: number, epsMode: 'add' | 'max'): Dense {
+function newtonSchulz(g: Dense, steps: number, coeffs: NsTriple[], eps: number, epsMode: 'add' | 'max', normScale: number): Dense {
   const tall = g.rows > g.cols;
   let x = tall ? transpose(g) : dense(g.rows, g.cols, g.data);
-  const nrm = norm2(x.data);
+  const nrm = normScale * norm2(x.data);
   const denom = epsMode === 'max' ? Math.max(nrm, eps) : nrm + eps; // a division, not a multiplication by 1/denom
   for (let i = 0; i < x.data.length; i++) x.data[i] = x.data[i]! / denom;
   for (let it = 0; it < steps; it++) {
@@ -170,10 +194,14 @@ export function orthogonalize(g: Dense, opts: OrthogonalizeOptions = {}): Dense 
   const epsMode = opts.epsMode ?? 'add';
   if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) throw new RangeError(`orthogonalize: eps must be a finite number >= 0, got ${String(eps)}`);
   if (epsMode !== 'add' && epsMode !== 'max') throw new TypeError(`orthogonalize: unknown epsMode ${String(epsMode)}`);
+  const normScale = opts.normScale ?? 1;
+  if (typeof normScale !== 'number' || !(normScale > 0) || !Number.isFinite(normScale)) {
+    throw new RangeError(`orthogonalize: normScale must be a finite number > 0, got ${String(normScale)}`);
+  }
   const coeffs = method === 'svd' ? [] : nsCoefficientsPerStep(opts.coefficients, steps);
   checkFinite(g, 'orthogonalize');
   if (g.rows === 0 || g.cols === 0) return dense(g.rows, g.cols);
-  return method === 'svd' ? polarSvd(g) : newtonSchulz(g, steps, coeffs, eps, epsMode);
+  return method === 'svd' ? polarSvd(g) : newtonSchulz(g, steps, coeffs, eps, epsMode, normScale);
 }
 
 /** σ₁u₁v₁ᵀ = ∇(½‖W‖₂²) from the reference SVD; zero for the zero matrix. */

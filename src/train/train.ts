@@ -16,7 +16,7 @@ import { join } from 'node:path';
 
 import { gradNorm } from '../clip.js';
 import { OPTIMIZER_DEFAULTS } from '../optim/defaults.js';
-import { createOptimizer, stepMany, type Optimizer, type StepEntry } from '../optim/optimizer.js';
+import { createOptimizer, evalMode, stepMany, trainMode, type Optimizer, type StepEntry } from '../optim/optimizer.js';
 import { schedules, type Schedule } from '../schedules.js';
 import { loadState, saveState, stateBytes } from '../optim/state.js';
 import { CheckpointError, checkpointExists, encodeCheckpoint, readCheckpoint, writeAtomic } from './checkpoint.js';
@@ -392,10 +392,18 @@ export function trainRun(optimizer: string, data: MnistSplit, config: TrainConfi
     }
   }
 
+  // Schedule-free parameters hold y while training; they are evaluated at x (eval mode), as the
+  // reference's optimizer.eval() / optimizer.train() around an evaluation do. Other rules' entries
+  // are left alone.
   const evaluate = (epoch: number): EpochRecord => {
-    const tr = model.evaluate(data.train);
-    const te = model.evaluate(data.test);
-    return { epoch, trainLoss: finite(tr.loss), testLoss: finite(te.loss), testAccuracy: te.accuracy };
+    evalMode(entries);
+    try {
+      const tr = model.evaluate(data.train);
+      const te = model.evaluate(data.test);
+      return { epoch, trainLoss: finite(tr.loss), testLoss: finite(te.loss), testAccuracy: te.accuracy };
+    } finally {
+      trainMode(entries);
+    }
   };
   if (startEpoch === 0) history = [evaluate(0)];
   options.onModel?.('start', model);

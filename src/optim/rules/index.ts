@@ -24,6 +24,7 @@ import { ademamix } from './ademamix.js';
 import { prodigy } from './prodigy.js';
 import { lamb } from './lamb.js';
 import { scheduleFreeAdamw, scheduleFreeSgd } from './scheduleFree.js';
+import { normuon } from './normuon.js';
 
 export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   sgd,
@@ -53,4 +54,5 @@ export const RULE_SPECS: { [R in RuleName]: RuleSpec<R> } = {
   lamb,
   'schedule-free-adamw': scheduleFreeAdamw,
   'schedule-free-sgd': scheduleFreeSgd,
+  normuon,
 };

@@ -30,6 +30,7 @@ import { adamax } from './adamax.js';
 import { galore } from './galore.js';
 import { muon } from './muon.js';
 import { nadam } from './nadam.js';
+import { normuon } from './normuon.js';
 import { pbsgd } from './pbsgd.js';
 import { radam } from './radam.js';
 import { rmsprop } from './rmsprop.js';
@@ -115,6 +116,7 @@ const RULES: Record<string, (h: Hyper) => Rule> = {
   lamb,
   'schedule-free-adamw': scheduleFreeAdamw,
   'schedule-free-sgd': scheduleFreeSgd,
+  normuon,
 };
 
 export const REFERENCE_OPTIMIZERS = Object.keys(RULES);
