@@ -233,6 +233,24 @@ describe('learning-rate schedules over the run', () => {
     }
   });
 
+  it('schedule-free rules: lr not scheduled (their own warm-up and averaging), evaluated at x, left at y', () => {
+    for (const rule of ['schedule-free-adamw', 'schedule-free-sgd'] as const) {
+      let model: Mlp | undefined;
+      const r = trainRun(rule, small(), { ...config, epochs: 1, schedule: { name: 'cosine' } }, { onModel: (when, m) => { if (when === 'end') model = m; } });
+      expect(r.error).toBeUndefined();
+      // The recipe's lr at every step, whatever --schedule says.
+      expect(new Set(r.lrPerStep)).toEqual(new Set([RECIPES[rule].hyper && (RECIPES[rule].hyper as { lr: number }).lr]));
+      expect(r.schedule.peakFactor).toBe(1);
+      // The parameters the run ends with hold y: their test loss is not the one reported (x's).
+      const atY = model!.evaluate(small().test);
+      expect(atY.loss).not.toBe(r.testLoss);
+    }
+    // A rule without modes is evaluated at the parameters it ends with.
+    let model: Mlp | undefined;
+    const r = trainRun('adamw', small(), { ...config, epochs: 1 }, { onModel: (when, m) => { if (when === 'end') model = m; } });
+    expect(model!.evaluate(small().test).loss).toBe(r.testLoss);
+  });
+
   it('refuses a bad clip threshold', () => {
     expect(() => trainRun('adam', small(), { ...config, clip: 0 })).toThrow(/clip must be a finite number > 0, got 0/);
   });

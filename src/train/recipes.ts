@@ -25,6 +25,11 @@ export interface Recipe {
   why: string;
   /** A decaying schedule's peak is the lr times this (default DEFAULT_PEAK_FACTOR; see there). */
   peakFactor?: number;
+  /**
+   * The run's --schedule is not applied to this rule: its lr stays the recipe's throughout
+   * (schedule-free rules, which replace a schedule by their own warm-up and iterate averaging).
+   */
+  constantLr?: boolean;
 }
 
 /** What trains the parameters a recipe leaves out (or its rule refuses). */
@@ -50,7 +55,7 @@ export const DEFAULT_PEAK_FACTOR = 2;
 
 /** The lr multiplier of the run's peak under `schedule`: 1 for constant. */
 export function peakFactor(rule: string, schedule: string): number {
-  if (schedule === 'constant') return 1;
+  if (schedule === 'constant' || recipeFor(rule).constantLr) return 1;
   return recipeFor(rule).peakFactor ?? DEFAULT_PEAK_FACTOR;
 }
 
@@ -105,10 +110,29 @@ export const RECIPES: Record<string, Recipe> = {
   // Issue 12's rules: lr from a sweep under the default warmup-cosine schedule (peakFactor 2),
   // seeds 0 and 1, test accuracy: lion 1e-4 0.902/0.8955, 3e-4 0.927/0.9225, 1e-3 0.9545/0.9535,
   // 3e-3 0.941/0.9395; ademamix 1e-3 0.9365/0.9395, 3e-3 0.958/0.9565, 1e-2 0.9615/0.9595;
-  // prodigy 0.5 0.9535/0.9565, 1 (its default) 0.922/0.9415.
+  // prodigy 0.5 0.9535/0.9565, 1 (its default) 0.922/0.9415; lamb 1e-3 0.798/0.822, 3e-3
+  // 0.918/0.916, 1e-2 0.9595/0.9595, 3e-2 diverges (0.1); normuon (hidden matrices) 0.01
+  // 0.9625/0.964, 0.02 0.9635/0.9635, 0.05 0.9625/0.9665. Schedule-free rules keep their lr
+  // constant (constantLr) with their own warm-up of 16 updates (5% of 5 epochs): adamw 1e-3
+  // 0.924/0.925, 3e-3 0.951/0.9495, 1e-2 0.9635/0.959; sgd 0.3 0.908/0.909, 1 0.945/0.9445, 3
+  // 0.954/0.96. Their accuracy is x's (the trainer evaluates them in eval mode).
   lion: { applyTo: 'all', hyper: { lr: 1e-3 }, why: 'lion-pytorch Lion, betas 0.9/0.99 (lr ~3× below AdamW\'s, as its authors advise)' },
   ademamix: { applyTo: 'all', hyper: { lr: 1e-2 }, why: 'ml-ademamix defaults (betas 0.9/0.999/0.9999, alpha 2), no warm-ups' },
   prodigy: { applyTo: 'all', hyper: { lr: 0.5 }, why: 'Prodigy defaults, lr 0.5 (a schedule peak of 1): d learned over all parameters together' },
+  lamb: { applyTo: 'all', hyper: { lr: 1e-2 }, why: 'optax lamb, lr 1e-2: layer-wise trust ratio on every parameter' },
+  'schedule-free-adamw': {
+    applyTo: 'all',
+    hyper: { lr: 1e-2, warmupSteps: 16 },
+    why: 'no schedule (the run\'s is not applied): its own 16-update warm-up and averaging; accuracy of x (eval mode)',
+    constantLr: true,
+  },
+  'schedule-free-sgd': {
+    applyTo: 'all',
+    hyper: { lr: 3, warmupSteps: 16 },
+    why: 'no schedule (the run\'s is not applied): its own 16-update warm-up and averaging; accuracy of x (eval mode)',
+    constantLr: true,
+  },
+  normuon: { applyTo: 'hidden', hyper: { lr: 0.02 }, why: 'NorMuon defaults on the hidden matrices, AdamW on the rest (as muon)' },
   muon: {
     applyTo: 'hidden',
     hyper: { lr: 0.02, momentum: 0.95 },

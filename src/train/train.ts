@@ -263,7 +263,8 @@ export function planOptimizers(
     const key = `${rule} ${JSON.stringify(hyper)}`;
     let opt = cache.get(key);
     if (!opt) {
-      const h = s.name === 'constant' ? hyper : { ...hyper, lr: scheduledLr(s, factor * schedulable(rule, hyper, s), schedule!.totalSteps) };
+      const constant = s.name === 'constant' || (rule === optimizer && recipe.constantLr === true);
+      const h = constant ? hyper : { ...hyper, lr: scheduledLr(s, factor * schedulable(rule, hyper, s), schedule!.totalSteps) };
       opt = createOptimizer(rule as never, h as never);
       cache.set(key, opt);
     }
