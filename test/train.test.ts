@@ -233,6 +233,13 @@ describe('learning-rate schedules over the run', () => {
     }
   });
 
+  it("every rule's recipe takes the CLI's default schedule (specopt train --optimizer all)", () => {
+    const net = new Mlp([784, 16, 16, 10], 0);
+    for (const rule of OPTIMIZER_RULES) {
+      expect(() => planOptimizers(rule, net, { schedule: { name: 'warmup-cosine' }, totalSteps: 100 }), rule).not.toThrow();
+    }
+  });
+
   it('schedule-free rules: lr not scheduled (their own warm-up and averaging), evaluated at x, left at y', () => {
     for (const rule of ['schedule-free-adamw', 'schedule-free-sgd'] as const) {
       let model: Mlp | undefined;

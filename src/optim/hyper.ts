@@ -142,7 +142,9 @@ export function resolveHyper<R extends RuleName>(rule: R, given: unknown): Hyper
 
 function schedulableList(rule: RuleName): string {
   const names = RULE_SPECS[rule].schedulable;
-  return `${rule} takes schedules for ${names.join(', ')}; the others are fixed when the optimizer is made`;
+  return names.length
+    ? `${rule} takes schedules for ${names.join(', ')}; the others are fixed when the optimizer is made`
+    : `${rule} takes no schedules: its hyperparameters are fixed when the optimizer is made`;
 }
 
 /** The schedules among resolved hyperparameters, in a fixed order. */

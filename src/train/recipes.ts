@@ -119,6 +119,12 @@ export const RECIPES: Record<string, Recipe> = {
   lion: { applyTo: 'all', hyper: { lr: 1e-3 }, why: 'lion-pytorch Lion, betas 0.9/0.99 (lr ~3× below AdamW\'s, as its authors advise)' },
   ademamix: { applyTo: 'all', hyper: { lr: 1e-2 }, why: 'ml-ademamix defaults (betas 0.9/0.999/0.9999, alpha 2), no warm-ups' },
   prodigy: { applyTo: 'all', hyper: { lr: 0.5 }, why: 'Prodigy defaults, lr 0.5 (a schedule peak of 1): d learned over all parameters together' },
+  rprop: {
+    applyTo: 'all',
+    hyper: {},
+    why: "torch's Rprop defaults; its lr is only the initial step size (no schedule: the run's is not applied); a full-batch method, whose loss grows on mini-batches",
+    constantLr: true,
+  },
   lamb: { applyTo: 'all', hyper: { lr: 1e-2 }, why: 'optax lamb, lr 1e-2: layer-wise trust ratio on every parameter' },
   'schedule-free-adamw': {
     applyTo: 'all',
