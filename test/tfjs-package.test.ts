@@ -3,7 +3,9 @@
 // main entry never loads TensorFlow.js; without it installed, specopt/tfjs says what to install
 // and the main entry still works.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -54,25 +56,43 @@ describe('specopt/tfjs', () => {
     expect(esm).toBe('0');
   });
 
-  it('without TensorFlow.js installed, names the package to install; the main entry still works', () => {
-    // Node's resolver made to fail for @tensorflow/* as it does when the package is absent.
-    const out = node([
-      '-e',
-      `
-      const Module = require('node:module');
+  it('without TensorFlow.js installed, names the package to install, from CJS and ESM (a caught import, exit code 0); the main entry still works', () => {
+    // Node's resolver made to fail for @tensorflow/* as it does when the package is absent
+    // (a preload, so that it applies before an ES module resolves anything too).
+    const dir = mkdtempSync(join(tmpdir(), 'specopt-no-tfjs-'));
+    const hide = join(dir, 'hide-tfjs.cjs');
+    writeFileSync(
+      hide,
+      `const Module = require('node:module');
       const resolve = Module._resolveFilename;
       Module._resolveFilename = function (request, ...rest) {
         if (request.startsWith('@tensorflow/')) throw Object.assign(new Error("Cannot find module '" + request + "'"), { code: 'MODULE_NOT_FOUND' });
         return resolve.call(this, request, ...rest);
-      };
-      let message = 'loaded';
-      try { require('./dist/tfjs/index.js'); } catch (error) { message = error.message; }
-      const { matmul, Matrix } = require('./dist/index.js');
-      console.log(JSON.stringify({ message, product: Array.from(matmul(Matrix.eye(2), Matrix.from(2, 1, [3, 4])).data) }));
-      `,
-    ]);
-    const r = JSON.parse(out.trim().split('\n').pop()!);
-    expect(r.message).toMatch(/specopt\/tfjs needs TensorFlow\.js: install '@tensorflow\/tfjs'/);
-    expect(r.product).toEqual([3, 4]);
+      };`,
+    );
+    try {
+      const cjs = node([
+        '-r',
+        hide,
+        '-e',
+        `
+        let message = 'loaded';
+        try { require('specopt/tfjs'); } catch (error) { message = error.message; }
+        const { matmul, Matrix } = require('specopt');
+        console.log(JSON.stringify({ message, product: Array.from(matmul(Matrix.eye(2), Matrix.from(2, 1, [3, 4])).data) }));
+        `,
+      ]);
+      const r = JSON.parse(cjs.trim().split('\n').pop()!);
+      expect(r.message).toMatch(/specopt\/tfjs needs TensorFlow\.js: install '@tensorflow\/tfjs'/);
+      expect(r.product).toEqual([3, 4]);
+      // Node 20 reports an error thrown by a CommonJS module under an ESM import as uncaught even
+      // when the import() is caught (exit code 1): the ESM entry checks first, so this exits 0.
+      const esm = node(['-r', hide, '--input-type=module', '-e', "let m = 'loaded'; try { await import('specopt/tfjs'); } catch (e) { m = e.message; } const { Matrix } = await import('specopt'); console.log(JSON.stringify({ m, eye: Array.from(Matrix.eye(2).data) }));"]);
+      const e = JSON.parse(esm.trim().split('\n').pop()!);
+      expect(e.m).toMatch(/specopt\/tfjs needs TensorFlow\.js: install '@tensorflow\/tfjs'/);
+      expect(e.eye).toEqual([1, 0, 0, 1]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

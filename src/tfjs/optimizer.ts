@@ -183,6 +183,15 @@ function matrixOf(shape: readonly number[], view: MatrixView): [number, number] 
   return [n / last, last];
 }
 
+/** stepMany's error, naming the variable instead of the entry ("stepMany: entry 2 (adamw): ..."). */
+function renamed(error: unknown, active: readonly Slot[], at: string): unknown {
+  const match = error instanceof Error ? /^stepMany: entry (\d+)(?: \(([^)]*)\))?: (.*)$/s.exec(error.message) : null;
+  const slot = match ? active[Number(match[1])] : undefined;
+  if (!match || slot === undefined) return error;
+  const Kind = (error as Error).constructor as new (message: string, options?: { cause?: unknown }) => Error;
+  return new Kind(`${at}: variable '${slot.name}' (${slot.optimizer.rule}): ${match[3]}`, { cause: error });
+}
+
 const isEmbedding = (name: string) => /(^|\/)embeddings[^/]*$/.test(name);
 
 // Underscores in strings of a saved training config are turned into camelCase by
@@ -282,7 +291,13 @@ export class SpecoptOptimizer extends tf.Optimizer {
       this.lastKey = key;
       this.lastEntries = active.map((s) => s.entry);
     }
-    if (active.length) this.results = stepMany(this.lastEntries, this.clip);
+    if (active.length) {
+      try {
+        this.results = stepMany(this.lastEntries, this.clip);
+      } catch (error) {
+        throw renamed(error, active, at);
+      }
+    }
     for (const [slot, variable] of copied) {
       // wasm copies a new tensor's values into its heap; other backends may keep the array: a copy.
       const values = backendName === 'wasm' ? slot.param.data : slot.param.data.slice();

@@ -3,17 +3,15 @@
 // install when it is missing instead of failing with Node's bare "Cannot find module".
 import type * as TfCore from '@tensorflow/tfjs-core';
 
+import { MISSING_TFJS, TFJS_CORE } from './peer.js';
+
 function load(): typeof TfCore {
   try {
-    return require('@tensorflow/tfjs-core') as typeof TfCore;
+    return require(TFJS_CORE) as typeof TfCore;
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code !== 'MODULE_NOT_FOUND') throw error;
-    throw new Error(
-      "specopt/tfjs needs TensorFlow.js: install '@tensorflow/tfjs' (or '@tensorflow/tfjs-core' with a backend " +
-        "such as '@tensorflow/tfjs-backend-cpu'); it is an optional peer dependency of specopt",
-      { cause: error },
-    );
+    throw new Error(MISSING_TFJS, { cause: error });
   }
 }
 
