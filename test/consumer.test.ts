@@ -88,7 +88,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('the packed package', () => {
   it('ships a linux-x64 N-API prebuild, the compiled JS and types, and the native sources for the fallback', () => {
     expect(packedFiles).toContain('package/prebuilds/linux-x64/specopt.node');
-    for (const f of ['package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/binding.gyp', 'package/CMakeLists.txt', 'package/native/addon.cpp']) {
+    for (const f of ['package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/dist/tfjs/index.js', 'package/dist/tfjs/index.mjs', 'package/dist/tfjs/index.d.ts', 'package/binding.gyp', 'package/CMakeLists.txt', 'package/native/addon.cpp']) {
       expect(packedFiles).toContain(f);
     }
     // No tests, benchmarks or TypeScript sources.
@@ -116,7 +116,35 @@ describe('the packed package', () => {
     for (const r of results.runs) expect(r.testAccuracy).toBeGreaterThan(0.5);
     expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/<svg/);
     expect(await run(bin, ['tour'], app)).toMatch(/GFLOP\/s/);
+    // specopt/tfjs without TensorFlow.js installed (an optional peer dependency): it says what to install.
+    const noTf = await run(process.execPath, ['--input-type=module', '-e', "try { await import('specopt/tfjs'); console.log('loaded'); } catch (e) { console.log(e.message); }"], app);
+    expect(noTf).toMatch(/specopt\/tfjs needs TensorFlow\.js: install '@tensorflow\/tfjs'/);
   }, 120_000);
+
+  it('specopt/tfjs works in a project that installs tfjs-core and its cpu backend', async () => {
+    const app = await install(withPrebuild, 'app-tfjs');
+    // The version the repository's lock has (in npm's cache after npm ci).
+    const version = JSON.parse(readFileSync(join(root, 'node_modules', '@tensorflow', 'tfjs-core', 'package.json'), 'utf8')).version as string;
+    await run(npm, ['install', '--no-audit', '--no-fund', '--loglevel=error', `@tensorflow/tfjs-core@${version}`, `@tensorflow/tfjs-backend-cpu@${version}`], app);
+    const script = `
+      import * as tf from '@tensorflow/tfjs-core';
+      import '@tensorflow/tfjs-backend-cpu';
+      import { tfjsOptimizer, registerSpecoptKernels } from 'specopt/tfjs';
+      await tf.setBackend('cpu');
+      registerSpecoptKernels();
+      const w = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+      const opt = tfjsOptimizer('adamw', { lr: 0.1, weightDecay: 0 });
+      // (tfjs-core alone registers no gradient functions, so no minimize here: a gradient by hand.)
+      opt.applyGradients([{ name: w.name, tensor: tf.mul(w, 2) }]);
+      const product = Array.from(tf.matMul(tf.eye(2), tf.tensor2d([[5, 6], [7, 8]])).dataSync());
+      console.log(JSON.stringify({ w: Array.from(w.dataSync()), product, cls: opt.getClassName() }));
+    `;
+    const r = JSON.parse((await run(process.execPath, ['--input-type=module', '-e', script], app)).trim().split('\n').pop()!);
+    // AdamW's first step moves every entry by lr·sign(g): all gradients 2w are positive.
+    expect(r.w.map((x: number) => Number(x.toFixed(5)))).toEqual([0.9, 1.9, 2.9, 3.9]);
+    expect(r.product).toEqual([5, 6, 7, 8]);
+    expect(r.cls).toBe('SpecoptOptimizer');
+  }, 300_000);
 
   it('without a prebuild, the install builds the addon from source (cmake-js) and works', async () => {
     const app = await install(withoutPrebuild, 'app-source');
