@@ -93,6 +93,18 @@ struct Rule {
   void (*partial)(const RuleArgs& args, double* sums) = nullptr;
   size_t groupScalars = 0;
   int groupState = -1;
+  // Entry-wise rules with running values of their own (schedule-free's lr_max and weight sum):
+  // `prepare` runs once per entry, on the whole parameter, before the chunks; it may update the
+  // buffers from entryBuffers on (small ones, passed to the chunks as they are, not offset) and
+  // append the step's derived scalars to its copy of the scalars (up to kMaxScalars).
+  void (*prepare)(const RuleArgs& args, double* scalars) = nullptr;
+  size_t entryBuffers = kMaxBuffers;
+  // Entry-wise rules that need sums over the whole parameter before writing (LAMB's trust ratio):
+  // `sums` gives chunkSums doubles per chunk (read-only, the same chunks as the writing pass);
+  // their totals, added in chunk order, reach `finish`, which appends the step's derived scalars.
+  size_t (*chunkSums)(const double* scalars) = nullptr;
+  void (*sums)(const RuleArgs& chunk, double* out) = nullptr;
+  void (*finish)(const RuleArgs& whole, const double* totals, double* scalars) = nullptr;
 };
 
 Lengths Optional(bool present, size_t n) { return present ? Lengths{n} : Lengths{}; }
@@ -250,11 +262,14 @@ const Rule kRules[] = {
      ProdigyStep, nullptr, false, -1, false, nullptr, nullptr, -1, 2, ProdigyPartial, 12, 0},
     // Issue 12: LAMB (two passes: the trust ratio's norms, then the write), Schedule-Free AdamW/SGD
     // (their group values, lr_max and weight_sum, and the mode in a 5-float 'group' buffer).
-    {"lamb", 9, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c}; }, LambStep, nullptr},
+    {"lamb", 9, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c}; }, LambStep, nullptr, true, -1,
+     false, nullptr, nullptr, -1, 0, nullptr, 0, -1, nullptr, kMaxBuffers,
+     [](const double* s) { return s[7] != 0 ? kLambCautiousSums : size_t{2}; }, LambSums, LambFinish},
     {"schedule-free-adamw", 8, [](size_t r, size_t c, const double*) { return Lengths{r * c, r * c, 5}; },
-     ScheduleFreeAdamwStep, ScheduleFreeAdamwCheck},
+     ScheduleFreeAdamwStep, ScheduleFreeAdamwCheck, true, -1, false, nullptr, nullptr, -1, 0, nullptr, 0, -1,
+     ScheduleFreeAdamwPrepare, 2},
     {"schedule-free-sgd", 6, [](size_t r, size_t c, const double*) { return Lengths{r * c, 5}; }, ScheduleFreeSgdStep,
-     ScheduleFreeSgdCheck},
+     ScheduleFreeSgdCheck, true, -1, false, nullptr, nullptr, -1, 0, nullptr, 0, -1, ScheduleFreeSgdPrepare, 1},
     {"normuon", 6 + kNsFixed,
      [](size_t r, size_t c, const double* s) {
        CheckNsScalars(s + 6, "normuon", kMaxNsSets);
@@ -635,17 +650,29 @@ void Run(const Entry& e, float scale, const double* groupScalars = nullptr, cons
   }
   // Entry-wise rules run on chunks of the flattened parameter, one per thread; the spectral decay
   // (a rank-1 update of all of W) is applied once, first, and the chunks then see no decay.
-  double scalars[kMaxScalars];
+  double scalars[kMaxScalars] = {};  // Prepare and finish append derived scalars after the given ones
   std::copy_n(entryScalars, e.scalarCount, scalars);
   if (left) {
     RuleArgs{e.w, g, e.rows, e.cols, e.buffers, scalars, left, right, gradScale}.Decay(scalars[e.rule->decayScalar]);
     scalars[e.rule->decayScalar] = 0;
   }
+  if (e.rule->prepare) e.rule->prepare(RuleArgs{e.w, g, e.rows, e.cols, e.buffers, scalars, nullptr, nullptr, gradScale}, scalars);
   int parts = PassThreads(n);
   auto chunk = [&](size_t begin, size_t end, float* (&buffers)[kMaxBuffers]) {
-    for (size_t k = 0; k < e.bufferCount; ++k) buffers[k] = e.buffers[k] + begin;
+    for (size_t k = 0; k < e.bufferCount; ++k) buffers[k] = k < e.rule->entryBuffers ? e.buffers[k] + begin : e.buffers[k];
     return RuleArgs{e.w + begin, g + begin, 1, end - begin, buffers, scalars, nullptr, nullptr, gradScale};
   };
+  if (e.rule->sums) {
+    // Sums over the whole parameter (read-only, the writing pass's chunks), added in chunk order.
+    size_t width = e.rule->chunkSums(scalars), chunkSize = ((n + parts - 1) / parts + 15) & ~size_t{15};
+    std::vector<double> part(size_t(std::max(parts, 1)) * width, 0.0), totals(width, 0.0);
+    ParallelRanges(n, parts, [&](size_t begin, size_t end) {
+      float* buffers[kMaxBuffers];
+      e.rule->sums(chunk(begin, end, buffers), &part[(parts <= 1 ? 0 : begin / chunkSize) * width]);
+    });
+    for (size_t c = 0; c < part.size(); ++c) totals[c % width] += part[c];
+    e.rule->finish(RuleArgs{e.w, g, e.rows, e.cols, e.buffers, scalars, nullptr, nullptr, gradScale}, totals.data(), scalars);
+  }
   // Cautious masking: the mean of the mask is over the whole parameter, so the chunks' counts
   // (the same chunks, read only) are summed before any chunk is written.
   float on = 1.0f, off = 1.0f;

@@ -10,7 +10,9 @@ import { describe, expect, it } from 'vitest';
 
 import {
   Matrix,
+  backendInfo,
   createOptimizer,
+  setNumThreads,
   evalMode,
   loadState,
   saveState,
@@ -261,5 +263,27 @@ describe('native against the float64 reference, eval mode included', () => {
       // The same scale as the cross-check (its S after 15 steps), K = 32 (optim.test.ts' adaptive).
       expect(maxAbsDiff(nat.param.data, ref.param.data) / (U32 * report.scale)).toBeLessThanOrEqual(32);
     }
+  });
+});
+
+describe('schedule-free on a parameter split over threads (entry-wise chunks after one Prepare)', () => {
+  it.each(['schedule-free-adamw', 'schedule-free-sgd'] as const)('%s: 400×400 over the threads = one thread, bit for bit, for 6 steps', (rule) => {
+    const threads = backendInfo().threads;
+    const run = (n: number) => {
+      setNumThreads(n);
+      try {
+        const opt = createOptimizer(rule, { warmupSteps: 2, weightDecay: 0.01 });
+        const w = Matrix.randn(400, 400, 3);
+        const state = opt.init(w);
+        for (let t = 0; t < 6; t++) opt.step(w, Matrix.randn(400, 400, 10 + t), state);
+        opt.eval(w, state);
+        return [w.data, ...Object.values(state.arrays)] as Float32Array[];
+      } finally {
+        setNumThreads(threads);
+      }
+    };
+    const one = run(1);
+    const two = run(2);
+    one.forEach((a, k) => expect(sameBits(a, two[k]), `array ${k}`).toBe(true));
   });
 });

@@ -74,6 +74,13 @@ const RULES: [RuleName, H][] = [
   // A group (one optimizer for all the parameters): the clipped gradients feed its sums too; the
   // warm-up's first lr is 0 (a step that changes nothing but p0).
   ['prodigy', { lr: schedules.warmupCosine({ peak: 1, warmupSteps: 3, totalSteps: 20 }), d0: 1e-3 }],
+  // Entry-wise with a once-per-entry Prepare (their running weight sums) before the chunks of the
+  // 300×300 parameter.
+  ['schedule-free-adamw', { warmupSteps: 3, weightDecay: 0.01 }],
+  ['schedule-free-sgd', { lr: 0.05, weightDecay: 0.01 }],
+  // Entry-wise with whole-parameter sums (the trust ratio's norms, the mask's) before the chunks write.
+  ['lamb', { weightDecay: 0.01 }],
+  ['lamb', { cautious: true, cautiousFactor: 0.5 }],
 ];
 
 describe('stepMany({ maxGradNorm }): clipping fused into the step', () => {

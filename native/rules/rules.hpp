@@ -114,7 +114,16 @@ size_t AdemamixAligned(const RuleArgs& a);
 // estimate's numerator and denominator) and the step (given the group's totals in a.group).
 void ProdigyPartial(const RuleArgs& a, double* sums);
 void ProdigyStep(const RuleArgs& a);
+// LAMB, entry-wise in chunks: the read-only pass's sums per chunk (2 doubles; 6 with cautious),
+// the trust ratio and mask factors from their totals (appended to the scalars), the writing pass.
+constexpr size_t kLambCautiousSums = 6;
+void LambSums(const RuleArgs& a, double* sums);
+void LambFinish(const RuleArgs& a, const double* totals, double* scalars);
 void LambStep(const RuleArgs& a);
+// Schedule-free rules are entry-wise: Prepare (once per entry) updates the running lr_max and
+// weight sum and appends the step's ckp1 (and bias correction) to the scalars the chunks' Step reads.
+void ScheduleFreeAdamwPrepare(const RuleArgs& a, double* scalars);
+void ScheduleFreeSgdPrepare(const RuleArgs& a, double* scalars);
 void ScheduleFreeAdamwStep(const RuleArgs& a);
 void ScheduleFreeAdamwCheck(const RuleArgs& a);  // refuses a state in eval mode, before any write
 void ScheduleFreeSgdStep(const RuleArgs& a);
