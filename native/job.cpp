@@ -249,7 +249,19 @@ void StreamCopy(float* to, const float* from, size_t count) {
 void StreamCopyLower(float* to, const float* from, size_t n) {
 #if defined(__SSE2__)
   if (n * (n + 1) / 2 * sizeof(float) >= kPooledMin) {
-    for (size_t i = 0; i < n; ++i) StreamRun(to + i * n, from + i * n, i + 1);
+    // Streaming stores only for whole 64-byte lines: a partly written line in the write-combining
+    // buffers is flushed as a slow partial write (measured: slower than the full copy). The
+    // partial lines at each row's ends are ordinary stores.
+    for (size_t i = 0; i < n; ++i) {
+      float* t = to + i * n;
+      const float* f = from + i * n;
+      size_t count = i + 1;
+      size_t head = std::min(count, ((64 - reinterpret_cast<uintptr_t>(t) % 64) % 64) / sizeof(float));
+      size_t body = (count - head) / 16 * 16;
+      if (head) std::memcpy(t, f, head * sizeof(float));
+      if (body) StreamRun(t + head, f + head, body);
+      if (head + body < count) std::memcpy(t + head + body, f + head + body, (count - head - body) * sizeof(float));
+    }
     _mm_sfence();
     return;
   }
