@@ -434,6 +434,8 @@ const ruleConfigs = [
   ...OPTIMIZER_RULES.map((rule) => ({ label: rule, rule, hyper: {}, options: 'defaults' })),
   { label: 'adamw', rule: 'adamw', hyper: { weightDecayNorm: 'spectral' }, options: "weightDecayNorm 'spectral'" },
   { label: 'adamw', rule: 'adamw', hyper: { spectralPenalty: 1e-4 }, options: 'spectralPenalty 1e-4' },
+  { label: 'muon', rule: 'muon', hyper: { nsCoefficients: 'polar-express' }, options: "nsCoefficients 'polar-express'" },
+  { label: 'adamw', rule: 'adamw', hyper: { cautious: true }, options: 'cautious' },
 ];
 progress(`every rule at ${N}x${N}: ${ruleConfigs.length} configurations, ${ROUNDS_RULES} rounds`);
 const stat3a = cpuTimes();
