@@ -9,15 +9,19 @@ import { fileURLToPath } from 'node:url';
 export const LIMIT_SRC = join(dirname(fileURLToPath(import.meta.url)), 'c', 'limit.c');
 export const LIMIT_BIN = join(dirname(LIMIT_SRC), 'bin', 'limit');
 
-/** Compiles bench/c/limit.c; returns an error message, or null. */
-export function buildLimit() {
-  mkdirSync(dirname(LIMIT_BIN), { recursive: true });
-  const flags = spawnSync('pkg-config', ['--cflags', '--libs', 'openblas', 'lapacke'], { encoding: 'utf8' });
-  if (flags.status !== 0) return `pkg-config failed: ${(flags.stderr || flags.error || '').toString().trim()}`;
-  const args = ['-O3', '-o', LIMIT_BIN, LIMIT_SRC, ...flags.stdout.trim().split(/\s+/), '-lm'];
-  const gcc = spawnSync('gcc', args, { encoding: 'utf8' });
+/** Compiles the C program `src` into `bin` with gcc, `flags` before and `libs` after the source; an error message, or null. */
+export function compileC(src, bin, flags, libs = ['-lm']) {
+  mkdirSync(dirname(bin), { recursive: true });
+  const gcc = spawnSync('gcc', [...flags, '-o', bin, src, ...libs], { encoding: 'utf8' });
   if (gcc.status !== 0) return `gcc failed: ${(gcc.stderr || gcc.error || '').toString().trim()}`;
   return null;
+}
+
+/** Compiles bench/c/limit.c; returns an error message, or null. */
+export function buildLimit() {
+  const flags = spawnSync('pkg-config', ['--cflags', '--libs', 'openblas', 'lapacke'], { encoding: 'utf8' });
+  if (flags.status !== 0) return `pkg-config failed: ${(flags.stderr || flags.error || '').toString().trim()}`;
+  return compileC(LIMIT_SRC, LIMIT_BIN, ['-O3'], [...flags.stdout.trim().split(/\s+/), '-lm']);
 }
 
 /** Lines emitted so far (printed as they come, then written to RESULTS.md by the caller). */

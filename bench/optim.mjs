@@ -20,13 +20,13 @@
 // rotates between rounds); each keeps its best over the rounds, and the median of the per-round
 // ratios is shown too. The run also reports how much CPU other processes used meanwhile.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as so from '../dist/index.mjs';
-import { buildLimit, cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, LIMIT_BIN, median, out, summarize, table, writeSection } from './lib.mjs';
+import { buildLimit, compileC, cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, LIMIT_BIN, median, out, summarize, table, writeSection } from './lib.mjs';
 
 const { Matrix, createOptimizer, stepMany, stateBytes, backendInfo, OPTIMIZER_RULES } = so;
 
@@ -176,13 +176,6 @@ const C_FLAGS = ['-O3', '-march=native', '-fno-math-errno', '-pthread'];
 let cError = null;
 let cInfo = null;
 
-function buildC() {
-  mkdirSync(dirname(C_BIN), { recursive: true });
-  const gcc = spawnSync('gcc', [...C_FLAGS, '-o', C_BIN, C_SRC, '-lm'], { encoding: 'utf8' });
-  if (gcc.status !== 0) return `gcc failed: ${(gcc.stderr || gcc.error || '').toString().trim()}`;
-  return null;
-}
-
 /** Runs bench/c/bin/adamw; returns its records by op. */
 function runC(args) {
   const records = new Map();
@@ -213,7 +206,7 @@ function poolC(acc, rec) {
 }
 
 progress('compiling bench/c/adamw.c');
-cError = buildC();
+cError = compileC(C_SRC, C_BIN, C_FLAGS);
 if (cError) progress(`C loop unavailable: ${cError}`);
 
 // ------------------------------------------------------------------------------------------

@@ -23,13 +23,13 @@
 // Writes the "## Recent rules (issue 12): ..." section of bench/RESULTS.md (bench/lib.mjs's
 // writeSection); --quick: one short round, printed only.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as so from '../dist/index.mjs';
-import { cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, median, out, summarize, table, writeSection } from './lib.mjs';
+import { compileC, cpuTimes, emit, fmtBM, fmtRatio, fmtSci, fmtTime, median, out, summarize, table, writeSection } from './lib.mjs';
 
 const { Matrix, createOptimizer, stepMany, stateBytes, backendInfo, OPTIMIZER_RULES } = so;
 
@@ -155,13 +155,6 @@ const C_FLAGS = ['-O3', '-march=native', '-fno-math-errno', '-pthread'];
 let cError = null;
 let cInfo = null;
 
-function buildC() {
-  mkdirSync(dirname(C_BIN), { recursive: true });
-  const gcc = spawnSync('gcc', [...C_FLAGS, '-o', C_BIN, C_SRC, '-lm'], { encoding: 'utf8' });
-  if (gcc.status !== 0) return `gcc failed: ${(gcc.stderr || gcc.error || '').toString().trim()}`;
-  return null;
-}
-
 /** Runs bench/c/bin/recent; returns its records (JSON lines) other than "info". */
 function runC(args) {
   if (cError) return [];
@@ -182,7 +175,7 @@ function runC(args) {
 }
 
 progress('compiling bench/c/recent.c');
-cError = buildC();
+cError = compileC(C_SRC, C_BIN, C_FLAGS);
 if (cError) progress(`C loops unavailable: ${cError}`);
 
 // ------------------------------------------------------------------------------------------

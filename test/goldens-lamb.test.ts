@@ -13,10 +13,10 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Matrix, OPTIMIZER_DEFAULTS, createOptimizer } from '../src/index.js';
+import { OPTIMIZER_DEFAULTS } from '../src/index.js';
 import { COMMON } from '../src/optim/defaults.js';
 import { referenceOptimizer } from '../src/reference/optim/index.js';
-import { decodeGolden, type GoldenRun } from './goldens-helpers.js';
+import { decodeGolden, nativeGoldenUnits, type GoldenRun } from './goldens-helpers.js';
 
 interface Case {
   id: string;
@@ -37,7 +37,6 @@ const FIXTURE = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'goldens-lam
   optaxDefaults: Record<string, unknown>;
   cases: Case[];
 };
-const U = 2 ** -24;
 
 function hyperOf(c: Case, change: Record<string, unknown> = {}): Record<string, unknown> {
   const h: Record<string, unknown> = { ...c.hyper, ...change };
@@ -52,34 +51,10 @@ function hyperOf(c: Case, change: Record<string, unknown> = {}): Record<string, 
 
 /** The native run's worst units against optax's float32 run (see the header). */
 function units(c: Case, change: Record<string, unknown> = {}) {
-  const [rows, cols] = c.shape;
-  const n = rows * cols;
-  const grads = decodeGolden(c.grads, 'float32') as Float32Array;
   const w32 = decodeGolden(c.runs.find((r) => r.dtype === 'float32')!.w, 'float32');
   const w64 = decodeGolden(c.runs.find((r) => r.dtype === 'float64')!.w, 'float64');
-  const opt = createOptimizer('lamb', hyperOf(c, change) as never);
-  const param = new Matrix(rows, cols, decodeGolden(c.w0, 'float32') as Float32Array);
-  const w0 = Float64Array.from(param.data);
-  const state = opt.init(param);
-  let scale = 0, worst = 0, exact = 0;
-  let prev = w0;
-  for (let t = 0; t < c.steps; t++) {
-    opt.step(param, new Matrix(rows, cols, grads.slice(t * n, (t + 1) * n)), state);
-    let wInf = 0, dInf = 0, err = 0;
-    for (let i = 0; i < n; i++) {
-      const ref = w64[t * n + i];
-      wInf = Math.max(wInf, Math.abs(ref));
-      dInf = Math.max(dInf, Math.abs(ref - prev[i]));
-      err = Math.max(err, Math.abs(param.data[i] - w32[t * n + i]));
-      if (param.data[i] === w32[t * n + i]) exact++;
-    }
-    prev = Float64Array.from(w64.subarray(t * n, (t + 1) * n));
-    scale += wInf + dInf;
-    worst = Math.max(worst, Number.isNaN(err) ? Infinity : err / (U * scale));
-  }
-  let moved = 0;
-  for (let i = 0; i < n; i++) moved = Math.max(moved, Math.abs(prev[i] - w0[i]));
-  return { units: worst, moved, exact: exact / (n * c.steps) };
+  const { units, moved, exact } = nativeGoldenUnits({ ...c, rule: 'lamb' }, hyperOf(c, change), w32, w64 as Float64Array);
+  return { units, moved, exact };
 }
 
 function relative64(c: Case): number {

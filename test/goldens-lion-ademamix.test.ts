@@ -17,10 +17,10 @@
 // the float64 cross-check of optim.test.ts and cautious.test.ts only.
 import { describe, expect, it } from 'vitest';
 
-import { Matrix, OPTIMIZER_DEFAULTS, createOptimizer, type RuleName } from '../src/index.js';
+import { OPTIMIZER_DEFAULTS } from '../src/index.js';
 import { COMMON, SPECTRAL_DECAY } from '../src/optim/defaults.js';
 import { referenceOptimizer } from '../src/reference/optim/index.js';
-import { decodeGolden, readGoldens, type GoldenCase } from './goldens-helpers.js';
+import { decodeGolden, nativeGoldenUnits, readGoldens, type GoldenCase } from './goldens-helpers.js';
 
 const G = readGoldens<{
   torch: string;
@@ -34,33 +34,10 @@ const shapeClass = ([r, c]: [number, number]) => (r === 1 ? 'row' : c === 1 ? 'c
 
 /** The native run of a case against the reference's float32 run, in units of u·S (see the header). */
 function nativeUnits(c: GoldenCase, hyper: Record<string, unknown> = c.hyper) {
-  const [rows, cols] = c.shape;
-  const n = rows * cols;
-  const grads = decodeGolden(c.grads, 'float32') as Float32Array;
   const w32 = decodeGolden(c.runs.find((r) => r.dtype === 'float32')!.w, 'float32');
   const w64 = decodeGolden(c.runs.find((r) => r.dtype === 'float64')!.w, 'float64');
-  const opt = createOptimizer(c.rule as RuleName, hyper as never);
-  const param = new Matrix(rows, cols, decodeGolden(c.w0, 'float32') as Float32Array);
-  const w0 = Float64Array.from(param.data);
-  const state = opt.init(param);
-  let scale = 0, worst = 0;
-  let prev = w0;
-  for (let t = 0; t < c.steps; t++) {
-    opt.step(param, new Matrix(rows, cols, grads.slice(t * n, (t + 1) * n)), state);
-    const ref64 = w64.subarray(t * n, (t + 1) * n);
-    let wInf = 0, dInf = 0, err = 0;
-    for (let i = 0; i < n; i++) {
-      wInf = Math.max(wInf, Math.abs(ref64[i]));
-      dInf = Math.max(dInf, Math.abs(ref64[i] - prev[i]));
-      err = Math.max(err, Math.abs(param.data[i] - w32[t * n + i]));
-    }
-    prev = Float64Array.from(ref64);
-    scale += wInf + dInf;
-    worst = Math.max(worst, Number.isNaN(err) ? Infinity : err / (U * scale));
-  }
-  let moved = 0;
-  for (let i = 0; i < n; i++) moved = Math.max(moved, Math.abs(prev[i] - w0[i]));
-  return { units: worst, moved, scale };
+  const { units, moved, scale } = nativeGoldenUnits(c, hyper, w32, w64 as Float64Array);
+  return { units, moved, scale };
 }
 
 /** The float64 reference backend against the reference's float64 run (relative, see the header). */

@@ -24,7 +24,7 @@ import { Matrix, OPTIMIZER_DEFAULTS, createOptimizer } from '../src/index.js';
 import { POLAR_EXPRESS_COEFFICIENTS, POLAR_EXPRESS_NORM } from '../src/optim/rules/muon.js';
 import { POLAR_EXPRESS } from '../src/reference/orthogonalize.js';
 import { referenceOptimizer } from '../src/reference/optim/index.js';
-import { decodeGolden } from './goldens-helpers.js';
+import { decodeGolden, nativeGoldenUnits } from './goldens-helpers.js';
 import { fullHyper } from './optim-helpers.js';
 
 interface PolarCase {
@@ -188,34 +188,10 @@ describe(`the Polar Express iteration against nanochat's and PolarExpress's own 
 
 /** NorMuon: native units of u·S_t against the float32 (or bfloat16) run, as torch-goldens.test.ts measures them. */
 function normuonUnits(c: NormuonCase, hyper: Record<string, unknown> = c.hyper, ns: 'float32' | 'bfloat16' = 'float32') {
-  const [rows, cols] = c.shape;
-  const n = rows * cols;
-  const grads = decodeGolden(c.grads, 'float32') as Float32Array;
   const w32 = f64(c.runs.find((r) => r.ns === ns)!.w, 'float32');
   const w64 = f64(c.runs.find((r) => r.ns === 'float64')!.w, 'float64');
-  const opt = createOptimizer('normuon', hyper as never);
-  const param = new Matrix(rows, cols, decodeGolden(c.w0, 'float32') as Float32Array);
-  const w0 = Float64Array.from(param.data);
-  const state = opt.init(param);
-  let scale = 0;
-  let worst = 0;
-  let prev = w0;
-  for (let t = 0; t < c.steps; t++) {
-    opt.step(param, new Matrix(rows, cols, grads.slice(t * n, (t + 1) * n)), state);
-    const r64 = w64.subarray(t * n, (t + 1) * n);
-    let wInf = 0, dInf = 0, err = 0;
-    for (let i = 0; i < n; i++) {
-      wInf = Math.max(wInf, Math.abs(r64[i]!));
-      dInf = Math.max(dInf, Math.abs(r64[i]! - prev[i]!));
-      err = Math.max(err, Math.abs(param.data[i]! - w32[t * n + i]!));
-    }
-    prev = Float64Array.from(r64);
-    scale += wInf + dInf;
-    worst = Math.max(worst, Number.isNaN(err) ? Infinity : err / (U * scale));
-  }
-  let moved = 0;
-  for (let i = 0; i < n; i++) moved = Math.max(moved, Math.abs(prev[i]! - w0[i]!));
-  return { units: worst, moved };
+  const { units, moved } = nativeGoldenUnits({ ...c, rule: 'normuon' }, hyper, w32, w64);
+  return { units, moved };
 }
 
 /** The float64 reference rule against the float64 run: max over steps of max_i |Δw| / ‖w‖∞. */

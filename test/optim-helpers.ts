@@ -223,5 +223,8 @@ export function adamWithoutBiasCorrection(lr: number, beta1: number, beta2: numb
         w[i] = w[i]! - (lr * m[i]!) / (Math.sqrt(v[i]!) + eps);
       }
     },
+    stepGroup(items) {
+      for (const { w, g, rows, cols, state } of items) this.step(w, g, rows, cols, state);
+    },
   };
 }

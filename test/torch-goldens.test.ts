@@ -10,11 +10,10 @@
 // on deliberately wrong hyperparameters.
 import { describe, expect, it } from 'vitest';
 
-import { Matrix, createOptimizer, type RuleName } from '../src/index.js';
-import { GOLDENS, decodeGolden, type GoldenCase } from './goldens-helpers.js';
+import { createOptimizer, type RuleName } from '../src/index.js';
+import { GOLDENS, decodeGolden, nativeGoldenUnits, type GoldenCase } from './goldens-helpers.js';
 
 type Case = GoldenCase;
-const U = 2 ** -24;
 
 const decode = decodeGolden;
 
@@ -25,35 +24,11 @@ const decode = decodeGolden;
  * parameter's dtype; the float64 scale from the 'float64' run) or 'bfloat16' (the real class).
  */
 function units(c: Case, hyper: Record<string, unknown> = specoptHyper(c), ns: 'float32' | 'bfloat16' = 'float32') {
-  const [rows, cols] = c.shape;
-  const n = rows * cols;
-  const grads = decode(c.grads, 'float32') as Float32Array;
   const torch32 = c.runs.find((r) => r.dtype === 'float32' && (r.ns === undefined || r.ns === ns))!;
   const torch64 = c.runs.find((r) => r.dtype === 'float64' && (r.ns === undefined || r.ns === (ns === 'float32' ? 'float64' : ns)))!;
   const w32 = decode(torch32.w, 'float32');
   const w64 = decode(torch64.w, 'float64');
-  const opt = createOptimizer(c.rule as RuleName, hyper as never);
-  const param = new Matrix(rows, cols, decode(c.w0, 'float32') as Float32Array);
-  const w0 = Float64Array.from(param.data);
-  const state = opt.init(param);
-  let scale = 0;
-  let worst = 0;
-  let prev = w0;
-  for (let t = 0; t < c.steps; t++) {
-    opt.step(param, new Matrix(rows, cols, grads.slice(t * n, (t + 1) * n)), state);
-    const ref64 = w64.subarray(t * n, (t + 1) * n);
-    let wInf = 0, dInf = 0, err = 0;
-    for (let i = 0; i < n; i++) {
-      wInf = Math.max(wInf, Math.abs(ref64[i]));
-      dInf = Math.max(dInf, Math.abs(ref64[i] - prev[i]));
-      err = Math.max(err, Math.abs(param.data[i] - w32[t * n + i]));
-    }
-    prev = Float64Array.from(ref64);
-    scale += wInf + dInf;
-    worst = Math.max(worst, Number.isNaN(err) ? Infinity : err / (U * scale));
-  }
-  let moved = 0;
-  for (let i = 0; i < n; i++) moved = Math.max(moved, Math.abs(prev[i] - w0[i]));
+  const { units: worst, moved } = nativeGoldenUnits(c, hyper, w32, w64 as Float64Array);
   return { units: worst, moved };
 }
 
