@@ -305,7 +305,7 @@ async function main() {
   }
   emit();
   emit(`Bench time: ${((performance.now() - T0) / 1e3).toFixed(0)} s.`);
-  // A --compare run is an experiment: printed only, as the header says (it used to overwrite the section).
+  // A --compare run is an experiment between two trees: printed, never recorded.
   if (!compare) writeSection(join(HERE, args.includes('--quick') ? 'RESULTS-quick.md' : 'RESULTS.md'), '## Async twins: main-thread blocking', out.join('\n') + '\n');
 }
 
