@@ -31,41 +31,77 @@ AddonData::AddonData(napi_env e) : env(e) {
       napi_run_script(env, script, &factory) != napi_ok || napi_create_reference(env, factory, 1, &promiseFactory) != napi_ok) {
     promiseFactory = nullptr;  // Job::Start reports it
   }
+  // Without them, jobs start at once (Kick fails).
+  napi_value global = nullptr, enqueue = nullptr, start = nullptr;
+  napi_valuetype type = napi_undefined;
+  if (napi_get_global(env, &global) == napi_ok && napi_get_named_property(env, global, "queueMicrotask", &enqueue) == napi_ok &&
+      napi_typeof(env, enqueue, &type) == napi_ok && type == napi_function &&
+      napi_create_function(env, "specoptStartNext", NAPI_AUTO_LENGTH, StartNextCallback, nullptr, &start) == napi_ok &&
+      napi_create_reference(env, enqueue, 1, &queueMicrotask) == napi_ok) {
+    if (napi_create_reference(env, start, 1, &startNext) != napi_ok) startNext = nullptr;
+  }
 }
 
 AddonData::~AddonData() {
   queue->Close();
-  if (promiseFactory != nullptr) napi_delete_reference(env, promiseFactory);
+  for (napi_ref ref : {promiseFactory, queueMicrotask, startNext}) {
+    if (ref != nullptr) napi_delete_reference(env, ref);
+  }
+}
+
+napi_value AddonData::StartNextCallback(napi_env env, napi_callback_info) {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) == napi_ok && data != nullptr) {
+    // A local owner: the job started may complete (and drop its owner) before this returns.
+    std::shared_ptr<JobQueue> queue = static_cast<AddonData*>(data)->queue;
+    queue->StartNext();
+  }
+  return nullptr;
+}
+
+bool AddonData::Kick(napi_env e) {
+  napi_value enqueue = nullptr, start = nullptr, undefined = nullptr;
+  bool pending = true;
+  return queueMicrotask != nullptr && startNext != nullptr && napi_is_exception_pending(e, &pending) == napi_ok && !pending &&
+         napi_get_reference_value(e, queueMicrotask, &enqueue) == napi_ok && enqueue != nullptr &&
+         napi_get_reference_value(e, startNext, &start) == napi_ok && start != nullptr &&
+         napi_get_undefined(e, &undefined) == napi_ok && napi_call_function(e, undefined, enqueue, 1, &start, nullptr) == napi_ok;
 }
 
 JobQueue::~JobQueue() { Close(); }
 
-void JobQueue::Push(Job* job) {
+void JobQueue::Push(Job* job, const std::function<bool()>& kick) {
   if (closed_) {
     delete job;
-  } else if (running_) {
-    pending_.push_back(job);
-  } else {
-    Start(job);
+    return;
   }
+  pending_.push_back(job);
+  Schedule(kick);
 }
 
-void JobQueue::Start(Job* job) {
+void JobQueue::Finished(bool closing, const std::function<bool()>& kick) {
+  running_ = false;
+  if (closing) Close();
+  Schedule(kick);
+}
+
+void JobQueue::Schedule(const std::function<bool()>& kick) {
+  if (closed_ || running_ || scheduled_ || pending_.empty()) return;
+  scheduled_ = true;
+  if (!kick()) StartNext();  // no microtask: start now rather than never
+}
+
+void JobQueue::StartNext() {
+  scheduled_ = false;
+  if (closed_ || running_ || pending_.empty()) return;
+  Job* job = pending_.front();
+  pending_.pop_front();
   running_ = true;
   if (!job->Queue()) {
     running_ = false;
     delete job;
     Close();
   }
-}
-
-void JobQueue::Finished(bool closing) {
-  running_ = false;
-  if (closing) Close();
-  if (closed_ || pending_.empty()) return;
-  Job* next = pending_.front();
-  pending_.pop_front();
-  Start(next);
 }
 
 void JobQueue::Close() {
@@ -96,7 +132,7 @@ Napi::Promise Job::Start(Napi::Env env, Compute compute, Finish finish) {
     throw Napi::Error::New(env, std::string(CurrentEntry()) + ": cannot create a promise");
   }
   std::shared_ptr<JobQueue> queue = data->queue;
-  queue->Push(job.release());
+  queue->Push(job.release(), [&] { return data->Kick(env); });
   return Napi::Promise(env, promise);
 }
 
@@ -144,7 +180,11 @@ void Job::Complete(napi_env env, napi_status status, void* data) {
   std::shared_ptr<JobQueue> queue = job->queue_;
   bool alive = job->Settle(env, status);
   job.reset();
-  queue->Finished(!alive);
+  void* instance = nullptr;
+  queue->Finished(!alive, [&] {
+    return alive && napi_get_instance_data(env, &instance) == napi_ok && instance != nullptr &&
+           static_cast<AddonData*>(instance)->Kick(env);
+  });
 }
 
 bool Job::Settle(napi_env env, napi_status status) {
@@ -366,42 +406,40 @@ float* Input::Data() {
   return copy_.data();
 }
 
-// Node 20's Buffer is limited to 2^32 bytes; larger outputs take a (zero-filled) ArrayBuffer.
-constexpr size_t kMaxBufferBytes = size_t{1} << 32;
-
-Output::Output(napi_env env, size_t count) : env_(env), count_(count) {
-  size_t bytes = count * sizeof(float);
-  napi_value made = nullptr, buffer = nullptr;
-  void* data = nullptr;
-  bool ok = bytes <= kMaxBufferBytes && napi_create_buffer(env, bytes, &data, &made) == napi_ok &&
-            napi_get_typedarray_info(env, made, nullptr, nullptr, nullptr, &buffer, &offset_) == napi_ok &&
-            offset_ % sizeof(float) == 0;
-  bool pending = false;
-  if (!ok && napi_is_exception_pending(env, &pending) == napi_ok && !pending) {
-    offset_ = 0;
-    ok = napi_create_arraybuffer(env, bytes, &data, &buffer) == napi_ok;
-  }
-  if (!ok || napi_create_reference(env, buffer, 1, &buffer_) != napi_ok) {
-    buffer_ = nullptr;
-    throw Napi::Error::New(env);  // the pending exception, or Node-API's last error
-  }
-  data_ = static_cast<float*>(data);
-}
-
-Output::~Output() {
-  if (buffer_ != nullptr) napi_delete_reference(env_, buffer_);
-}
-
-float* Output::Zeroed() const {
-  if (count_ > 0) std::memset(data_, 0, count_ * sizeof(float));
+float* Output::Zeroed() {
+  // calloc: memory fresh from the system is zero already (its pages fault in as compute writes).
+  if (data_ == nullptr) data_ = static_cast<float*>(std::calloc(std::max<size_t>(count_, 1), sizeof(float)));
+  if (data_ == nullptr) throw std::bad_alloc();
   return data_;
 }
 
-Napi::Float32Array Output::Take(Napi::Env env) const {
+namespace {
+// Node 20's external ArrayBuffers are Buffers underneath, limited to 2^32 bytes; larger outputs
+// are copied into an ordinary ArrayBuffer. (Node marks external ArrayBuffers untransferable:
+// postMessage and structuredClone with `transfer` copy them rather than move them.)
+constexpr size_t kMaxExternalBytes = size_t{1} << 32;
+void FreeOutput(napi_env, void* data, void*) { std::free(data); }
+}  // namespace
+
+Napi::Float32Array Output::Take(Napi::Env env) {
+  if (data_ == nullptr) throw Napi::Error::New(env, "internal error: an output taken before it was computed");
+  size_t bytes = count_ * sizeof(float);
   napi_value buffer = nullptr, array = nullptr;
-  if (napi_get_reference_value(env, buffer_, &buffer) != napi_ok || buffer == nullptr ||
-      napi_create_typedarray(env, napi_float32_array, count_, buffer, offset_, &array) != napi_ok) {
-    throw Napi::Error::New(env);
+  bool made = false;
+  if (bytes <= kMaxExternalBytes) {
+    napi_status status = napi_create_external_arraybuffer(env, data_, bytes, FreeOutput, nullptr, &buffer);
+    made = status == napi_ok;
+    // Refused (a runtime without external buffers): copied below. Any other failure may have
+    // freed the memory already (Node frees it when it cannot make the Buffer): never again here.
+    if (status != napi_no_external_buffers_allowed) data_ = nullptr;
+  }
+  if (!made && data_ != nullptr) {
+    void* copy = nullptr;
+    made = napi_create_arraybuffer(env, bytes, &copy, &buffer) == napi_ok;
+    if (made && bytes > 0) std::memcpy(copy, data_, bytes);
+  }
+  if (!made || napi_create_typedarray(env, napi_float32_array, count_, buffer, 0, &array) != napi_ok) {
+    throw Napi::Error::New(env);  // the pending exception, or Node-API's last error
   }
   return Napi::Float32Array(env, array);
 }

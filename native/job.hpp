@@ -15,6 +15,7 @@
 
 #include <napi.h>
 
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -32,21 +33,32 @@ class Job;
 // work never competes with itself for the cores (and inputs are copied when the call is made,
 // not when the job starts). Jobs hold it by shared_ptr: it outlives the instance data if a job
 // is still running when the environment's cleanup frees that.
+//
+// A job does not start at its call, nor at its predecessor's completion, but in a microtask, once
+// the JS that is running has finished: the main thread copies a batch of calls' inputs (and runs
+// the completion's promise handlers) with both cores to itself. Started at once, the job's BLAS
+// threads took them, and the main thread, one runnable thread too many on 2 cores, was preempted
+// for 2-5 ms in the middle of its next call (and V8's parallel scavenge, which waits for helper
+// threads, took 3-5 ms instead of 0.2).
 class JobQueue : public std::enable_shared_from_this<JobQueue> {
  public:
   ~JobQueue();
-  void Push(Job* job);
-  // The running job completed: start the next one, or, when the environment is closing, drop
-  // every pending job (freed; their promises never settle, nothing is left to observe them).
-  void Finished(bool closing);
+  // Queues `job`; `kick` schedules a microtask that calls StartNext (false: it could not).
+  void Push(Job* job, const std::function<bool()>& kick);
+  // The running job completed; when the environment is closing, drops every pending job (freed;
+  // their promises never settle, nothing is left to observe them).
+  void Finished(bool closing, const std::function<bool()>& kick);
+  // The microtask: starts the next job unless one is running.
+  void StartNext();
   // The environment is being torn down: nothing more starts.
   void Close();
   size_t Pending() const { return pending_.size(); }
 
  private:
-  void Start(Job* job);
+  void Schedule(const std::function<bool()>& kick);
   std::deque<Job*> pending_;
   bool running_ = false;
+  bool scheduled_ = false;  // a StartNext microtask is queued
   bool closed_ = false;
 };
 
@@ -57,6 +69,11 @@ struct AddonData {
   napi_env env;
   std::shared_ptr<JobQueue> queue = std::make_shared<JobQueue>();
   napi_ref promiseFactory = nullptr;  // () => [promise, resolve, reject]
+  napi_ref queueMicrotask = nullptr;  // globalThis.queueMicrotask as it was when the addon loaded
+  napi_ref startNext = nullptr;       // the native function that microtask calls
+  // Schedules queue->StartNext in a microtask; false when that failed.
+  bool Kick(napi_env env);
+  static napi_value StartNextCallback(napi_env env, napi_callback_info info);
 };
 
 class Job {
@@ -150,28 +167,31 @@ class Input {
   void CopyNow();
 };
 
-// An output Float32Array of an async job, filled by the worker. Its ArrayBuffer is made when the
-// call is made, by napi_create_buffer, which does not zero-fill: the main thread never touches
-// its pages (the worker zeroes them, then computes into them). Until Take hands it to JS at the
-// finish only this reference reaches it, so no JS code can detach it while the worker writes.
+// An output Float32Array of an async job, computed by the worker into memory of its own and
+// handed to JS at the finish. The memory is allocated on the worker (Zeroed), not at the call,
+// and not from the pool of blocks: pooled blocks, whose pages are mapped already, are for the
+// inputs the main thread copies (a fresh 4 MB block costs it ~3 ms of page faults, measured),
+// and results live as long as JS keeps them. Nothing of an output reaches V8 before the finish:
+// an ArrayBuffer made at the call counted towards V8's external memory there, and the young-
+// generation GC this triggers every ~32 MB ran in the middle of the call. From 256 KiB the
+// memory becomes the ArrayBuffer's (an external ArrayBuffer, no copy, freed when it is
+// collected); smaller outputs are copied into an ordinary one.
 // Construct, Take and destroy on the main thread.
 class Output {
  public:
-  Output(napi_env env, size_t count);
+  Output(napi_env env, size_t count) : count_(count) { (void)env; }
   Output(const Output&) = delete;
   Output& operator=(const Output&) = delete;
-  ~Output();
-  // Zero-filled, on the worker, before compute writes into it.
-  float* Zeroed() const;
-  float* data() const { return data_; }
+  ~Output() { std::free(data_); }
+  // The output's memory, zero-filled: once, on the worker, before compute writes into it.
+  float* Zeroed();
   size_t size() const { return count_; }
-  Napi::Float32Array Take(Napi::Env env) const;
+  // The Float32Array, exactly its size; once only, after Zeroed.
+  Napi::Float32Array Take(Napi::Env env);
 
  private:
-  napi_env env_;
-  napi_ref buffer_ = nullptr;  // the ArrayBuffer
+  size_t count_;
   float* data_ = nullptr;
-  size_t count_ = 0, offset_ = 0;
 };
 
 // Copies a Float32Array's contents into job-owned memory.

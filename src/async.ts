@@ -14,10 +14,12 @@ function callerStack(error: unknown, caller: Error): unknown {
 
 // Inputs of the async twins: a Float32Array on an ordinary ArrayBuffer is copied when the call
 // is made (on the main thread: JS may detach it right after), one on a SharedArrayBuffer when
-// its job starts, on the worker thread, so the call does not pay for the copy. Writes to a shared
-// input between the call and the settling of the promise may or may not be seen by the job
-// (never unsafely: the job computes on its own copy, and holds the buffer until it is done).
-// Result arrays are ordinary ArrayBuffers, each its own and exactly its size.
+// its job starts, on the worker thread, so the call does not pay for the copy. A job starts in a
+// microtask, once the JS that made the call has finished: writes to a shared input made before
+// that are seen; later ones, before the promise settles, may or may not be (never unsafely: the
+// job computes on its own copy, and holds the buffer until it is done). Result arrays are
+// external ArrayBuffers (the worker's memory), each its own and exactly its size; Node copies
+// them when they are transferred.
 
 /**
  * The body of every async twin `name`. `work` runs at once (arguments are checked and inputs

@@ -143,6 +143,18 @@ describe('async twins: inputs on a SharedArrayBuffer (copied on the worker threa
     expect(sameBits((await fromPlain).S, sx)).toBe(true);
   });
 
+  it('a job starts only when the JS that made the call has finished: an idle queue sees writes to a shared input made right after the call', async () => {
+    const x = Matrix.randn(300, 300, 18);
+    const y = Matrix.randn(300, 300, 19);
+    const expected = svd(y).S;
+    for (let round = 0; round < 3; round++) {
+      const input = shared(x);
+      const pending = svdAsync(input);
+      input.data.set(y.data);
+      expect(sameBits((await pending).S, expected), `round ${round}`).toBe(true);
+    }
+  });
+
   it('an ordinary input transferred away right after the call does not change the result', async () => {
     const x = Matrix.randn(300, 300, 16);
     const expected = svd(x);
@@ -161,7 +173,7 @@ describe('async twins: inputs on a SharedArrayBuffer (copied on the worker threa
     await expect(eighAsync(shared(Matrix.from(2, 2, [1, 0, Infinity, 1])))).rejects.toThrow(RangeError);
   });
 
-  it('results are ordinary ArrayBuffers of their own, exactly their size, transferable', async () => {
+  it('results are ArrayBuffers of their own, exactly their size; a transfer copies them and leaves them intact', async () => {
     const [d, e] = await Promise.all([svdAsync(a), eighAsync(s)]);
     const arrays = [d.U.data, d.S, d.Vt.data, e.values, e.vectors.data];
     for (const x of arrays) {
@@ -169,10 +181,23 @@ describe('async twins: inputs on a SharedArrayBuffer (copied on the worker threa
       expect([x.byteOffset, x.buffer.byteLength]).toEqual([0, x.byteLength]);
     }
     expect(new Set(arrays.map((x) => x.buffer)).size).toBe(arrays.length);
+    // External ArrayBuffers (the worker's memory, no copy at the finish): Node clones them on a transfer.
     const copy = new Float32Array(d.U.data);
-    const moved = structuredClone(d.U.data, { transfer: [d.U.data.buffer] });
-    expect(d.U.data.length).toBe(0);
-    expect(sameBits(moved, copy)).toBe(true);
+    const sent = structuredClone(d.U.data, { transfer: [d.U.data.buffer] });
+    expect(sameBits(sent, copy)).toBe(true);
+    expect(sameBits(d.U.data, copy)).toBe(true);
+    const { port1, port2 } = new MessageChannel();
+    const received = new Promise<Float32Array>((resolve) => port2.once('message', resolve));
+    port1.postMessage(e.vectors.data, [e.vectors.data.buffer]);
+    expect(sameBits(await received, e.vectors.data)).toBe(true);
+    port1.close();
+  });
+
+  it('empty and tiny results are well-formed too', async () => {
+    const z = await svdAsync(Matrix.from(1, 1, [-3]));
+    expect([Array.from(z.S), Array.from(z.U.data).map(Math.abs), Array.from(z.Vt.data).map(Math.abs)]).toEqual([[3], [1], [1]]);
+    const t = await truncatedSvdAsync(Matrix.randn(5, 4, 3), 0);
+    expect([t.S.length, t.U.data.length, t.Vt.data.length]).toEqual([0, 0, 0]);
   });
 
   it('eighAsync copies and reads only the lower triangle: what is above it does not matter, small or large, shared or not', async () => {
