@@ -18,7 +18,8 @@
 //             ~5 µs). Its on-CPU field is not used: it is stale for a running thread.
 // The requirement (issue 10): call + complete under 1 ms per 4 MB of input.
 //
-// Rounds run in child processes, one round of every case per child (the cases' order rotates),
+// Rounds run in child processes, one round of every case per child (the cases' order rotates;
+// each case: a cold first call, then STEADY_CALLS measured ones),
 // so that --compare DIR (another tree's root, with its dist/ and build/ built) alternates the
 // two trees round by round on this shared, noisy machine. Writes the "## Async twins:
 // main-thread blocking" section of bench/RESULTS.md (not with --compare: that prints only).
@@ -73,15 +74,17 @@ function trackCompletions() {
     init(id, type) {
       if (type === 'specopt') ids.add(id);
     },
+    // The schedstat reads sit inside the wall-clock window, so preempted time is never counted
+    // beyond it (a preemption between the two reads at either end counts as own time instead).
     before(id) {
       if (!ids.has(id)) return;
-      openedStat = schedstat();
       openedAt = performance.now();
+      openedStat = schedstat();
     },
     after(id) {
       if (!ids.delete(id)) return;
-      const end = performance.now();
       const endStat = schedstat();
+      const end = performance.now();
       completions.push({ start: openedAt, end, stat: statDiff(openedStat, endStat), endStat });
     },
     destroy(id) {
@@ -111,18 +114,18 @@ export async function measureLag(start, { tailMs = 20 } = {}) {
   }
   await sleep(5); // let earlier work's timers and GC settle
   completions.length = 0;
-  const s0 = schedstat();
   const t0 = performance.now();
+  const s0 = schedstat();
   const promise = start();
-  const t1 = performance.now();
   const s1 = schedstat();
+  const t1 = performance.now();
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   let handled = 0;
   let sHandled = null;
   const value = await promise.then((v) => {
-    handled = performance.now();
     sHandled = schedstat();
+    handled = performance.now();
     return v;
   });
   await sleep(tailMs);
@@ -173,6 +176,8 @@ function symmetric(so, n, seed, shared = false) {
 }
 
 const MB = 1024 * 1024;
+// Measured calls per case in each process, after its first (cold) one.
+const STEADY_CALLS = 3;
 export const CASES = [
   // No job: the lag a 200 ms wait sees on this machine with nothing of ours running.
   { name: 'no job (a 200 ms timer)', inputBytes: 0, setup: () => null, start: () => new Promise((r) => setTimeout(r, 200)) },
@@ -196,16 +201,20 @@ export const CASES = [
 
 /**
  * One round of `cases` (rotated by `shift`): each case's first call (`first`: cold, fresh memory
- * and code) and a second one, the steady state the tables show.
+ * and code), then `calls` more, the steady state the tables show (`samples`).
  */
-export async function runRound(so, cases, shift = 0) {
+export async function runRound(so, cases, shift = 0, calls = STEADY_CALLS) {
   const order = cases.map((_, i) => cases[(i + shift) % cases.length]);
   const results = {};
   for (const c of order) {
     const ctx = c.setup(so);
     const { value: v0, ...first } = await measureLag(() => c.start(so, ctx));
-    const { value, ...m } = await measureLag(() => c.start(so, ctx));
-    results[c.name] = { ...m, first };
+    const samples = [];
+    for (let k = 0; k < calls; k++) {
+      const { value, ...m } = await measureLag(() => c.start(so, ctx));
+      samples.push(m);
+    }
+    results[c.name] = { samples, first };
   }
   return results;
 }
@@ -280,10 +289,10 @@ async function main() {
   emit(`Machine: ${cpuLine()}; load average ${Math.min(...load).toFixed(1)}-${Math.max(...load).toFixed(1)} during the run (other tenants).`);
   emit();
   emit(
-    `${rounds} rounds, each a fresh process running every case twice (order rotated between rounds)` +
+    `${rounds} rounds, each a fresh process running every case ${STEADY_CALLS + 1} times (order rotated between rounds)` +
       (compare ? `, the two trees alternating` : '') +
-      '; the second call of each is the steady state shown, best / median over the rounds (worst too for' +
-      ' blocked). **blocked** = call + complete (the completion callback start to the promise handler),' +
+      `; calls 2-${STEADY_CALLS + 1} of each are the steady state shown, best / median over all of them (worst too for` +
+      ' blocked; GC pauses that fall in a call count). **blocked** = call + complete (the completion callback start to the promise handler),' +
       ' wall clock; preempted: the part of it the main thread spent runnable but off the CPU' +
       ' (schedstat), own = blocked − preempted. Budget: 1 ms per 4 MB of input. lag: monitorEventLoopDelay\'s max' +
       ' (1 ms resolution) while the job ran; gc: GC time in that window; first call: blocked wall of' +
@@ -295,11 +304,12 @@ async function main() {
   emit(`|${head.map((_, i) => (i < (compare ? 2 : 1) ? ':---' : '---:')).join('|')}|`);
   for (const c of CASES) {
     for (const [label] of trees) {
-      const rs = samples[label].map((s) => s[c.name]);
+      const rs = samples[label].flatMap((s) => s[c.name].samples);
+      const firsts = samples[label].map((s) => s[c.name].first);
       const col = (f) => fmtBM(summarize(rs.map(f)));
       const blocked = summarize(rs.map((m) => m.call + m.complete));
       emit(
-        `| ${c.name} | ${compare ? `${label} | ` : ''}${c.inputBytes ? fmt(c.inputBytes / (4 * MB)) : '—'} | ${col((m) => m.call)} | ${col((m) => m.complete)} | **${fmtBM(blocked)}** | ${fmt(blocked.worst)} | ${col((m) => m.callWait + m.completeWait)} | ${col((m) => m.call + m.complete - m.callWait - m.completeWait)} | ${col((m) => m.lag)} | ${col((m) => m.gc)} | ${col((m) => m.first.call + m.first.complete)} |`,
+        `| ${c.name} | ${compare ? `${label} | ` : ''}${c.inputBytes ? fmt(c.inputBytes / (4 * MB)) : '—'} | ${col((m) => m.call)} | ${col((m) => m.complete)} | **${fmtBM(blocked)}** | ${fmt(blocked.worst)} | ${col((m) => m.callWait + m.completeWait)} | ${col((m) => m.call + m.complete - m.callWait - m.completeWait)} | ${col((m) => m.lag)} | ${col((m) => m.gc)} | ${fmtBM(summarize(firsts.map((m) => m.call + m.complete)))} |`,
       );
     }
   }
