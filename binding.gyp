@@ -42,5 +42,34 @@
       "ldflags": ["-fopenmp"],
       "libraries": ["<!@(pkg-config --libs openblas lapacke)"]
     }
+  ],
+  "variables": {
+    "specopt_mpi%": "<!(pkg-config --exists mpi-c && echo 1 || echo 0)"
+  },
+  "conditions": [
+    ["specopt_mpi==1", {
+      "targets": [
+        {
+          "target_name": "specopt_mpi",
+          "product_dir": "<(PRODUCT_DIR)/mpi",
+          "sources": [
+            "native/mpi/addon.cpp",
+            "native/mpi/collectives.cpp",
+            "native/mpi/world.cpp",
+            "native/job.cpp",
+            "native/common.cpp"
+          ],
+          "include_dirs": [
+            "<!(node -p \"require('node-addon-api').include_dir\")",
+            "<!@(pkg-config --cflags-only-I mpi-c | sed 's/-I//g')"
+          ],
+          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
+          "cflags!": ["-fno-exceptions"],
+          "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+          "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden", "-fexceptions"],
+          "libraries": ["<!@(pkg-config --libs mpi-c)", "-ldl"]
+        }
+      ]
+    }]
   ]
 }

@@ -15,6 +15,10 @@ npm run build >/dev/null
 reports="$PWD/build-asan/reports"
 rm -rf "$reports" && mkdir -p "$reports"
 export SPECOPT_ADDON="$PWD/build-asan/Release/specopt.node"
+# The MPI addon's sanitizer build, when there is an MPI (mpirun passes the environment to the ranks).
+if [ -f "$PWD/build-asan/Release/mpi/specopt_mpi.node" ]; then
+  export SPECOPT_MPI_ADDON="$PWD/build-asan/Release/mpi/specopt_mpi.node"
+fi
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so)${LD_PRELOAD:+:$LD_PRELOAD}"
 # Leaks are the leak check's business (V8 and Node keep memory to exit by design).
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:log_path=$reports/asan"

@@ -317,7 +317,7 @@ export function checkOptions<T extends object>(value: unknown, known: readonly s
 
 // The prefixes the addon puts on its messages: its routine names, with or without "Async".
 const NATIVE_PREFIX =
-  /^(?:matmul|eigh|svd|singularValues|truncatedSvd|qr|powerIteration|inverseRoot|orthogonalize|spectralNormGrad|setNumThreads|backendInfo)(?:Async)?: /;
+  /^(?:matmul|eigh|svd|singularValues|truncatedSvd|qr|powerIteration|inverseRoot|orthogonalize|spectralNormGrad|setNumThreads|backendInfo|allReduce|broadcast|allGather|reduceScatter|barrier)(?:Async)?: /;
 
 /**
  * `error` as the public function `name` reports it: unchanged when its message already starts

@@ -1,0 +1,139 @@
+// specopt/distributed: collectives under mpirun with 2 and 3 ranks (test/mpi/collectives.mjs),
+// and what the module says where it cannot run. Needs the MPI addon, built when an MPI is found
+// (the README's set-up installs Open MPI): without it the mpirun cases fail, saying so.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+
+import { NO_MPI, NOT_MAIN_THREAD, addonPath } from '../src/distributed/addon.js';
+
+const ROOT = join(__dirname, '..');
+const SCRIPT = join(__dirname, 'mpi', 'collectives.mjs');
+
+type RankOut = Record<string, unknown> & { rank: number; size: number };
+
+/** Runs `script` under mpirun with `n` ranks; each rank's JSON file, in rank order. */
+function mpirun(n: number, script: string): RankOut[] {
+  if (!existsSync(addonPath())) throw new Error(`no MPI addon at ${addonPath()}: ${NO_MPI}`);
+  const dir = mkdtempSync(join(tmpdir(), 'specopt-mpi-'));
+  try {
+    const root = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
+    const r = spawnSync('mpirun', [...root, '--oversubscribe', '-n', String(n), process.execPath, script, dir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (r.error) throw r.error;
+    if (r.status !== 0) throw new Error(`mpirun -n ${n} exited with ${r.status}: ${r.stderr}${r.stdout}`);
+    return Array.from({ length: n }, (_, k) => JSON.parse(readFileSync(join(dir, `rank-${k}.json`), 'utf8')) as RankOut);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe.each([2, 3])('collectives with %i ranks', (n) => {
+  const ranks = mpirun(n, SCRIPT);
+
+  it('every rank knows its place and the thread level the async twins need', () => {
+    expect(ranks.map((r) => [r.rank, r.size])).toEqual(range(n).map((k) => [k, n]));
+    for (const r of ranks) {
+      expect(['serialized', 'multiple']).toContain(r.threadLevel);
+      expect(r.library).toMatch(/MPI/);
+    }
+  });
+
+  it.each(['Float32Array', 'Float64Array'])('sync allReduce (sum, mean, max, min), broadcast, allGather, reduceScatter on %s', (type) => {
+    const total = (n * (n + 1)) / 2;
+    for (const r of ranks) {
+      const o = r[type] as Record<string, unknown>;
+      expect(o.sum).toEqual([total, -total, (0.5 * n * (n - 1)) / 2]);
+      expect(o.mean).toEqual([(n + 1) / 2, n - 1]);
+      expect(o.maxmin).toEqual([[n - 1, 0], [0, -(n - 1)]]);
+      expect(o.broadcast).toEqual([7, 7, 7]);
+      expect(o.gather).toEqual([type, range(n).flatMap((k) => [k, 10 * k])]);
+      // x[i] = i + rank, summed over the ranks: n i + n (n - 1) / 2; rank k gets i = 2k, 2k + 1.
+      expect(o.scatter).toEqual([type, [2 * r.rank, 2 * r.rank + 1].map((i) => n * i + (n * (n - 1)) / 2)]);
+      expect(o.empty).toEqual([[], []]);
+    }
+  });
+
+  it('async twins give the same results in call order, with several in flight; x is copied at the call and written at the end', () => {
+    for (const r of ranks) {
+      expect(r.async).toEqual({
+        allReduce: [(n * (n + 1)) / 2],
+        allGather: range(n),
+        reduceScatter: [(n + 1) / 2],
+        broadcast: [3, 3],
+      });
+      expect(r.asyncCopy).toEqual([n]);
+      expect(r.after).toEqual([n]);
+    }
+  });
+
+  it('ranks that disagree all get an error saying how, before any data moves, and nobody hangs', () => {
+    const all = (key: string) => ranks.map((r) => r[key] as string | null);
+    for (const [k, m] of all('lengthMismatch').entries()) {
+      expect(m).toBe(`RangeError: allReduce: the data has ${k + 1} elements on this rank but from 1 to ${n} across ranks; nothing was done`);
+    }
+    for (const m of all('typeMismatch')) expect(m).toMatch(/^RangeError: allReduce: the data is a Float32Array on some ranks and a Float64Array on others/);
+    for (const m of all('collectiveMismatch')) expect(m).toMatch(/^Error: (allReduce|broadcast): the ranks called different collectives \(broadcast and allReduce\)/);
+    for (const m of all('rootMismatch')) expect(m).toMatch(/^RangeError: broadcast: the ranks gave different roots/);
+    for (const m of all('opMismatch')) expect(m).toMatch(/^RangeError: allReduce: the ranks gave different ops/);
+  });
+
+  it("a rank's invalid arguments: its own TypeError or RangeError, an Error naming it on the others", () => {
+    const [first, ...rest] = ranks;
+    expect(first.badOnRank0).toBe('TypeError: allReduce: x must be a Float32Array or Float64Array, got an array of length 2');
+    for (const r of rest) expect(r.badOnRank0).toBe('Error: allReduce: the arguments of rank 0 were invalid (its own error says why); nothing was done');
+    const last = ranks[n - 1];
+    expect(last.badRootOnLast).toBe(`RangeError: broadcast: root must be a rank (an integer from 0 to ${n - 1}), got ${n}`);
+    for (const r of ranks.slice(0, -1)) expect(r.badRootOnLast).toMatch(new RegExp(`^Error: broadcast: the arguments of rank ${n - 1} were invalid`));
+    expect(first.badOpAsync).toBe("RangeError: allReduceAsync: options.op must be one of 'sum', 'mean', 'max', 'min', got string avg");
+    for (const r of rest) expect(r.badOpAsync).toBe('Error: allReduceAsync: the arguments of rank 0 were invalid (its own error says why); nothing was done');
+    for (const r of ranks) {
+      expect(r.notMultiple).toBe(`RangeError: reduceScatter: x.length must be a multiple of the number of ranks (${n}), got ${n + 1}`);
+      expect(r.asyncLengthMismatch).toMatch(/^RangeError: allGatherAsync: the data has [23] elements on this rank but from 2 to 3 across ranks/);
+    }
+  });
+
+  it('a sync collective while an async one is pending is refused; a detached x rejects its async allReduce, writing nothing', () => {
+    for (const r of ranks) {
+      expect(r.syncWhilePending).toBe(
+        'Error: barrier: an async collective of this process has not settled yet; await it first (collectives must run in the same order on every rank)',
+      );
+      expect(r.detached).toBe('Error: allReduceAsync: x was detached or resized before the collective completed; nothing was written to it');
+    }
+  });
+});
+
+describe('where specopt/distributed cannot run', () => {
+  const node = (code: string, env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
+
+  it('a build without MPI: import and require both say so and name the packages', () => {
+    const env = { SPECOPT_MPI_ADDON: join(ROOT, 'build', 'no-such-addon.node') };
+    const imported = node("try { await import('specopt/distributed'); } catch (e) { console.log(e.message); }", env);
+    expect(imported.stdout.trim()).toBe(NO_MPI);
+    const required = node(
+      "import { createRequire } from 'node:module'; try { createRequire(process.cwd() + '/')('specopt/distributed'); } catch (e) { console.log(e.message); }",
+      env,
+    );
+    expect(required.stdout.trim()).toBe(NO_MPI);
+    expect(NO_MPI).toMatch(/openmpi-bin libopenmpi-dev/);
+  });
+
+  it('a worker thread: refused, MPI belongs to the main thread', async () => {
+    const worker = new Worker(
+      "import('specopt/distributed').then(() => require('node:worker_threads').parentPort.postMessage('loaded'), (e) => require('node:worker_threads').parentPort.postMessage(e.message));",
+      { eval: true },
+    );
+    const message = await new Promise((resolve) => worker.once('message', resolve));
+    await worker.terminate();
+    expect(message).toBe(NOT_MAIN_THREAD);
+  });
+});
