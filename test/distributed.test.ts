@@ -12,6 +12,7 @@ import { NO_MPI, NOT_MAIN_THREAD, addonPath } from '../src/distributed/addon.js'
 
 const ROOT = join(__dirname, '..');
 const SCRIPT = join(__dirname, 'mpi', 'collectives.mjs');
+const STEP_SCRIPT = join(__dirname, 'mpi', 'step.mjs');
 
 type RankOut = Record<string, unknown> & { rank: number; size: number };
 
@@ -108,6 +109,34 @@ describe.each([2, 3])('collectives with %i ranks', (n) => {
       );
       expect(r.detached).toBe('Error: allReduceAsync: x was detached or resized before the collective completed; nothing was written to it');
     }
+  });
+});
+
+describe.each([2, 3])('distributedStepMany (replicated) with %i ranks', (n) => {
+  const ranks = mpirun(n, STEP_SCRIPT);
+
+  it('matches one process stepping the mean gradient (AdamW with a schedule, Muon, clipping, a NaN on one rank), to float32 rounding of the average', () => {
+    for (const r of ranks) {
+      expect(r.finite).toBe(true);
+      // 2 ranks: (a + b) / 2 in float32 is the float64 mean rounded, so the bits agree.
+      if (n === 2) expect(r.vsReference).toBe(0);
+      expect(r.vsReference).toBeLessThan(2e-5);
+      expect(r.smallBucketsVsReference).toBeLessThan(2e-5);
+      const norms = r.norms as number[];
+      (r.referenceNorms as number[]).forEach((ref, t) => expect(Math.abs(norms[t] - ref) / ref, `step ${t}`).toBeLessThan(1e-6));
+    }
+  });
+
+  it('the parameters are the same bits on every rank, in a second run, and with the async step', () => {
+    for (const r of ranks) {
+      expect(r.paramBits).toEqual(ranks[0].paramBits);
+      expect([r.repeatable, r.asyncSame]).toEqual([true, true]);
+    }
+  });
+
+  it("a rank's invalid options fail every rank's step", () => {
+    expect(ranks[0].badMode).toBe("RangeError: distributedStepMany: options.mode must be 'replicated' (sharded states are not built yet), got string sharded");
+    for (const r of ranks.slice(1)) expect(r.badMode).toBe('Error: reduceScatter: the arguments of rank 0 were invalid (its own error says why); nothing was done');
   });
 });
 

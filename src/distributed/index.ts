@@ -15,14 +15,13 @@
  *
  * @module
  */
-import { COLLECTIVE, OPS, loadMpi, type MpiAddon } from './addon.js';
+import { OPS } from './addon.js';
+import { mpi, refuse, refuseAsync, world } from './world.js';
 import { runAsync } from '../async.js';
 import { describe, typedArrayKind } from '../validate.js';
 
 export { NO_MPI } from './addon.js';
-
-const mpi: MpiAddon = loadMpi();
-const world = mpi.info();
+export { distributedStepMany, distributedStepManyAsync, type DistributedStepOptions } from './step.js';
 
 /** This process's rank in the world, 0 to size - 1. */
 export const rank: number = world.rank;
@@ -46,19 +45,6 @@ export type ReduceOp = 'sum' | 'mean' | 'max' | 'min';
 export interface ReduceOptions {
   /** Default 'sum'. */
   op?: ReduceOp;
-}
-
-type Collective = keyof typeof COLLECTIVE;
-
-// A rank's invalid arguments: it still takes part in the collective's agreement (as invalid), so
-// that the other ranks fail too rather than wait for it for ever, then throws its own error.
-function refuse(name: Collective, error: Error): never {
-  mpi.abandon(COLLECTIVE[name]);
-  throw error;
-}
-async function refuseAsync(name: Collective, error: Error): Promise<never> {
-  await mpi.abandonAsync(COLLECTIVE[name]);
-  throw error;
 }
 
 function dataProblem(x: unknown, where: string): Error | undefined {

@@ -1,0 +1,20 @@
+// The process's MPI, as specopt/distributed's modules share it: the addon (loading it initialises
+// MPI), this rank's place, and how a rank with invalid arguments still takes part in a collective.
+import { COLLECTIVE, loadMpi, type MpiAddon } from './addon.js';
+
+export const mpi: MpiAddon = loadMpi();
+export const world = mpi.info();
+
+export type Collective = keyof typeof COLLECTIVE;
+
+// A rank's invalid arguments: it still takes part in the collective's agreement (as invalid), so
+// that the other ranks fail too rather than wait for it for ever, then throws its own error.
+export function refuse(name: Collective, error: Error): never {
+  mpi.abandon(COLLECTIVE[name]);
+  throw error;
+}
+
+export async function refuseAsync(name: Collective, error: Error): Promise<never> {
+  await mpi.abandonAsync(COLLECTIVE[name]);
+  throw error;
+}
