@@ -13,6 +13,7 @@ import { NO_MPI, NOT_MAIN_THREAD, addonPath } from '../src/distributed/addon.js'
 const ROOT = join(__dirname, '..');
 const SCRIPT = join(__dirname, 'mpi', 'collectives.mjs');
 const STEP_SCRIPT = join(__dirname, 'mpi', 'step.mjs');
+const FAULT_SCRIPT = join(__dirname, 'mpi', 'fault.mjs');
 
 type RankOut = Record<string, unknown> & { rank: number; size: number };
 
@@ -137,6 +138,31 @@ describe.each([2, 3])('distributedStepMany (replicated) with %i ranks', (n) => {
   it("a rank's invalid options fail every rank's step", () => {
     expect(ranks[0].badMode).toBe("RangeError: distributedStepMany: options.mode must be 'replicated' (sharded states are not built yet), got string sharded");
     for (const r of ranks.slice(1)) expect(r.badMode).toBe('Error: reduceScatter: the arguments of rank 0 were invalid (its own error says why); nothing was done');
+  });
+});
+
+describe('a rank that dies mid-run', () => {
+  it.each(['kill', 'throw'])('(%s): mpirun ends the job within seconds, naming it; the others stop at the collective it missed', (how) => {
+    const dir = mkdtempSync(join(tmpdir(), 'specopt-mpi-fault-'));
+    try {
+      const root = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
+      const t0 = Date.now();
+      const r = spawnSync('mpirun', [...root, '--oversubscribe', '-n', '3', process.execPath, FAULT_SCRIPT, dir, how], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      const seconds = (Date.now() - t0) / 1e3;
+      expect(r.error, 'mpirun hung').toBeUndefined();
+      expect(r.status).not.toBe(0);
+      expect(seconds).toBeLessThan(30);
+      const said = r.stdout + r.stderr;
+      expect(said).toMatch(how === 'kill' ? /process rank 1 .*exited on signal 9/ : /Error: rank 1 fails at step 20/);
+      // Step 20's collective needed rank 1: nobody completed it.
+      for (const k of [0, 1, 2]) expect(readFileSync(join(dir, `rank-${k}.log`), 'utf8').trim().split('\n').length).toBe(20);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
