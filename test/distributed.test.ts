@@ -135,8 +135,24 @@ describe.each([2, 3])('distributedStepMany (replicated) with %i ranks', (n) => {
     }
   });
 
+  it("mode 'sharded' (ZeRO-1): each state on exactly one rank, the same bits as 'replicated', sync and async, run after run", () => {
+    type Sharded = { paramBits: string[]; sameAsReplicated: boolean; repeatable: boolean; asyncSame: boolean; vsReference: number; bytes: number; totalBytes: number; replicatedBytes: number };
+    const owners = ranks[0].owners as number[];
+    expect(new Set(owners).size).toBe(Math.min(n, owners.length)); // every rank owns something here
+    for (const r of ranks) {
+      const sh = r.sharded as Sharded;
+      expect(r.owners).toEqual(owners);
+      expect([sh.sameAsReplicated, sh.repeatable, sh.asyncSame]).toEqual([true, true, true]);
+      expect(sh.paramBits).toEqual(ranks[0].paramBits);
+      expect(sh.vsReference).toBe(r.vsReference);
+      // The states of all ranks together are the replicated states, once.
+      expect(sh.totalBytes).toBe(sh.replicatedBytes);
+      expect(sh.bytes).toBeLessThan(sh.replicatedBytes);
+    }
+  });
+
   it("a rank's invalid options fail every rank's step", () => {
-    expect(ranks[0].badMode).toBe("RangeError: distributedStepMany: options.mode must be 'replicated' (sharded states are not built yet), got string sharded");
+    expect(ranks[0].badMode).toBe("RangeError: distributedStepMany: options.mode must be 'replicated' or 'sharded', got string zero-3");
     for (const r of ranks.slice(1)) expect(r.badMode).toBe('Error: reduceScatter: the arguments of rank 0 were invalid (its own error says why); nothing was done');
   });
 });

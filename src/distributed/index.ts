@@ -21,7 +21,7 @@ import { runAsync } from '../async.js';
 import { describe, typedArrayKind } from '../validate.js';
 
 export { NO_MPI } from './addon.js';
-export { distributedStepMany, distributedStepManyAsync, type DistributedStepOptions } from './step.js';
+export { distributedStepMany, distributedStepManyAsync, shardOwners, type DistributedStepOptions } from './step.js';
 
 /** This process's rank in the world, 0 to size - 1. */
 export const rank: number = world.rank;

@@ -5,19 +5,21 @@
 // number of ranks, whatever the timing.
 import { stepMany, stepManyAsync, type StepEntry, type StepManyOptions, type StepResults } from '../optim/optimizer.js';
 import { runAsync } from '../async.js';
+import { normPart } from '../clip.js';
 import { checkOptionKeys, describe, readProperty, typedArrayKind } from '../validate.js';
-import { allGather, allGatherAsync, reduceScatter, reduceScatterAsync } from './index.js';
+import { allGather, allGatherAsync, allReduce, allReduceAsync, broadcast, broadcastAsync, reduceScatter, reduceScatterAsync } from './index.js';
 import { refuse, refuseAsync, world } from './world.js';
 
-const size = world.size;
+const { rank, size } = world;
 
 /** Options of {@link distributedStepMany}: stepMany's, and how the ranks share the work. */
 export interface DistributedStepOptions extends StepManyOptions {
   /**
-   * 'replicated' (default, and the only mode so far): every rank keeps every state and takes the
-   * whole step on the averaged gradients, so the parameters stay the same on every rank.
+   * 'replicated' (default): every rank keeps every state and takes the whole step on the averaged
+   * gradients. 'sharded' (ZeRO-1): each entry is stepped by one rank, its owner ({@link
+   * shardOwners}), which alone needs its state; the owner's updated parameter is then broadcast.
    */
-  mode?: 'replicated';
+  mode?: 'replicated' | 'sharded';
   /** Bytes of gradient per all-reduce bucket (default 4 MiB; at least 4 × the number of ranks). */
   bucketBytes?: number;
 }
@@ -27,14 +29,15 @@ const DEFAULT_BUCKET_BYTES = 4 << 20;
 interface Checked {
   step: StepManyOptions;
   bucket: number; // floats
+  sharded: boolean;
 }
 
 function checkOptions(options: unknown, fn: string): Checked {
-  if (options === undefined) return { step: {}, bucket: DEFAULT_BUCKET_BYTES / 4 };
+  if (options === undefined) return { step: {}, bucket: DEFAULT_BUCKET_BYTES / 4, sharded: false };
   checkOptionKeys(options, ['mode', 'bucketBytes', 'maxGradNorm', 'normType'], `${fn}: options`);
   const mode = readProperty(options as object, 'mode', `${fn}: options`);
-  if (mode !== undefined && mode !== 'replicated') {
-    throw new RangeError(`${fn}: options.mode must be 'replicated' (sharded states are not built yet), got ${describe(mode)}`);
+  if (mode !== undefined && mode !== 'replicated' && mode !== 'sharded') {
+    throw new RangeError(`${fn}: options.mode must be 'replicated' or 'sharded', got ${describe(mode)}`);
   }
   const bytes = readProperty(options as object, 'bucketBytes', `${fn}: options`) ?? DEFAULT_BUCKET_BYTES;
   if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 4 * size) {
@@ -45,7 +48,7 @@ function checkOptions(options: unknown, fn: string): Checked {
   const normType = readProperty(options as object, 'normType', `${fn}: options`);
   if (maxGradNorm !== undefined) step.maxGradNorm = maxGradNorm as number;
   if (normType !== undefined) step.normType = normType as number;
-  return { step, bucket: Math.floor(bytes / 4) };
+  return { step, bucket: Math.floor(bytes / 4), sharded: mode === 'sharded' };
 }
 
 /** The entries' gradient arrays, in order (checked: stepMany checks the rest). */
@@ -104,6 +107,160 @@ function unpack(grads: Float32Array[], pieces: [number, number, number][], avera
   }
 }
 
+// ---- sharded states (ZeRO-1) ------------------------------------------------------------------
+
+// The relative cost of one step of `rule` on an m x n parameter: what the partition balances.
+function stepCost(rule: string, m: number, n: number): number {
+  switch (rule) {
+    case 'muon':
+    case 'normuon':
+    case 'galore-adamw':
+      return m * n * Math.min(m, n); // Newton-Schulz GEMMs, or the projector's SVD
+    case 'shampoo':
+    case 'shampoo2':
+    case 'soap':
+    case 'adagrad-full':
+      return m * m * m + n * n * n + m * n * (m + n); // roots or eigenbases of both sides
+    default:
+      return m * n; // entry-wise
+  }
+}
+
+/**
+ * The rank that steps each entry in mode 'sharded': a balanced partition of the entries' step
+ * costs (largest first, each to the least loaded rank; ties to the lower entry and rank), the same
+ * on every rank. Only the owner needs an entry's state: `state: owners[i] === rank ?
+ * optimizer.init(param) : null`.
+ */
+export function shardOwners(entries: readonly Pick<StepEntry, 'optimizer' | 'param'>[]): number[] {
+  if (!Array.isArray(entries)) throw new TypeError(`shardOwners: entries must be an array, got ${describe(entries)}`);
+  const costs = entries.map((e, i) => {
+    const rule = (e as { optimizer?: { rule?: unknown } } | null)?.optimizer?.rule;
+    const p = (e as { param?: { rows?: unknown; cols?: unknown } } | null)?.param;
+    if (typeof rule !== 'string' || typeof p?.rows !== 'number' || typeof p?.cols !== 'number') {
+      throw new TypeError(`shardOwners: entries[${i}] must have an optimizer and a param matrix, got ${describe(e)}`);
+    }
+    if (rule === 'prodigy') {
+      throw new RangeError(
+        `shardOwners: entries[${i}] is stepped with prodigy, whose distance estimate is shared by the parameters stepped together: use mode 'replicated'`,
+      );
+    }
+    return stepCost(rule, p.rows, p.cols);
+  });
+  const order = costs.map((_, i) => i).sort((a, b) => costs[b] - costs[a] || a - b);
+  const load = new Array<number>(size).fill(0);
+  const owners = new Array<number>(entries.length);
+  for (const i of order) {
+    let best = 0;
+    for (let r = 1; r < size; r++) if (load[r] < load[best]) best = r;
+    owners[i] = best;
+    load[best] += costs[i];
+  }
+  return owners;
+}
+
+// The owned entries of an entries array, kept between steps so stepMany reuses its batch.
+const OWNED = new WeakMap<readonly StepEntry[], { owners: number[]; entries: StepEntry[]; subset: StepEntry[] }>();
+
+function ownedSubset(entries: readonly StepEntry[]): { owners: number[]; subset: StepEntry[] } {
+  const owners = shardOwners(entries);
+  const kept = OWNED.get(entries);
+  if (kept && kept.owners.length === owners.length && kept.owners.every((o, i) => o === owners[i]) && kept.entries.every((e, i) => e === entries[i])) {
+    return kept;
+  }
+  const subset = entries.filter((_, i) => owners[i] === rank);
+  OWNED.set(entries, { owners, entries: [...entries], subset });
+  return { owners, subset };
+}
+
+/**
+ * The sharded step on averaged gradients: the non-finite policy and clipping applied here, the
+ * same on every rank (the gradients are the same bits everywhere), then each rank steps what it
+ * owns, and the owners broadcast the parameters.
+ */
+function shardedPrepare(entries: readonly StepEntry[], grads: Float32Array[], step: StepManyOptions, fn: string) {
+  const p = step.normType === Infinity ? Infinity : 2;
+  const parts = grads.map((g) => normPart(g, p));
+  const finite = parts.map(Number.isFinite);
+  finite.forEach((ok, i) => {
+    if (!ok && entries[i].optimizer.hyper.nonFinite !== 'skip') {
+      throw new RangeError(`${fn}: entry ${i} (${entries[i].optimizer.rule}): the averaged gradient contains NaN or Infinity; nothing was changed`);
+    }
+  });
+  let gradNorm: number | undefined;
+  let clipped = false;
+  if (step.maxGradNorm !== undefined) {
+    // clipGradNorm's semantics over the entries that step (stepMany's fused clipping equals it).
+    const total = parts.reduce((t, x, i) => (finite[i] ? (p === Infinity ? Math.max(t, x) : t + x) : t), 0);
+    gradNorm = p === Infinity ? total : Math.sqrt(total);
+    const scale = step.maxGradNorm / (gradNorm + 1e-6);
+    if (scale < 1) {
+      clipped = true;
+      const f = Math.fround(scale);
+      grads.forEach((g, i) => {
+        if (finite[i]) for (let k = 0; k < g.length; k++) g[k] *= f;
+      });
+    }
+  }
+  return { finite, gradNorm, clipped };
+}
+
+function shardedResults(entries: readonly StepEntry[], owners: number[], own: StepResults, prep: ReturnType<typeof shardedPrepare>, step: StepManyOptions): StepResults {
+  let k = 0;
+  const results = entries.map((_, i) => (owners[i] === rank ? own[k++] : { skipped: !prep.finite[i] })) as StepResults;
+  if (step.maxGradNorm !== undefined) {
+    results.gradNorm = prep.gradNorm;
+    results.clipped = prep.clipped;
+  }
+  return results;
+}
+
+// Every rank learns whether any rank's own step failed (its error, or one naming the rank).
+function failureOf(error: unknown): Float64Array {
+  return Float64Array.of(error === undefined ? 0 : rank + 1);
+}
+function raiseIfFailed(flag: Float64Array, error: unknown, fn: string): void {
+  if (flag[0] === 0) return;
+  if (error !== undefined) throw error;
+  throw new Error(
+    `${fn}: the step failed on rank ${flag[0] - 1} (its own error says why); the entries the other ranks own were stepped, so the replicas differ now: restore a checkpoint`,
+  );
+}
+
+function shardedStep(entries: readonly StepEntry[], grads: Float32Array[], step: StepManyOptions, fn: string): StepResults {
+  const { owners, subset } = ownedSubset(entries);
+  const prep = shardedPrepare(entries, grads, step, fn);
+  let own: StepResults = [] as unknown as StepResults;
+  let error: unknown;
+  try {
+    if (subset.length) own = stepMany(subset);
+  } catch (e) {
+    error = e;
+  }
+  const flag = failureOf(error);
+  allReduce(flag, { op: 'max' });
+  raiseIfFailed(flag, error, fn);
+  entries.forEach((e, i) => broadcast(e.param.data, owners[i]));
+  return shardedResults(entries, owners, own, prep, step);
+}
+
+async function shardedStepAsync(entries: readonly StepEntry[], grads: Float32Array[], step: StepManyOptions, fn: string): Promise<StepResults> {
+  const { owners, subset } = ownedSubset(entries);
+  const prep = shardedPrepare(entries, grads, step, fn);
+  let own: StepResults = [] as unknown as StepResults;
+  let error: unknown;
+  try {
+    if (subset.length) own = await stepManyAsync(subset);
+  } catch (e) {
+    error = e;
+  }
+  const flag = failureOf(error);
+  await allReduceAsync(flag, { op: 'max' });
+  raiseIfFailed(flag, error, fn);
+  for (const [i, e] of entries.entries()) await broadcastAsync(e.param.data, owners[i]);
+  return shardedResults(entries, owners, own, prep, step);
+}
+
 /**
  * stepMany across the ranks (data parallelism): every rank passes the same entries (the same
  * parameters, in the same order) with its own gradients; the gradients are averaged over the
@@ -125,11 +282,11 @@ export function distributedStepMany(entries: readonly StepEntry[], options?: Dis
   } catch (error) {
     refuse('reduceScatter', error as Error); // the peers' first collective: they fail too
   }
-  const { step, bucket } = checked;
+  const { step, bucket, sharded } = checked;
   for (const pieces of buckets(grads, bucket)) {
     unpack(grads, pieces, allGather(reduceScatter(pack(grads, pieces), { op: 'mean' })));
   }
-  return stepMany(entries, step);
+  return sharded ? shardedStep(entries, grads, step, fn) : stepMany(entries, step);
 }
 
 /**
@@ -146,10 +303,10 @@ export function distributedStepManyAsync(entries: readonly StepEntry[], options?
     } catch (error) {
       return refuseAsync('reduceScatter', error as Error);
     }
-    const { step, bucket } = checked;
+    const { step, bucket, sharded } = checked;
     for (const pieces of buckets(grads, bucket)) {
       unpack(grads, pieces, await allGatherAsync(await reduceScatterAsync(pack(grads, pieces), { op: 'mean' })));
     }
-    return stepManyAsync(entries, step);
+    return sharded ? shardedStepAsync(entries, grads, step, fn) : stepManyAsync(entries, step);
   });
 }

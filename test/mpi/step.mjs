@@ -5,25 +5,29 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Matrix, createOptimizer, schedules, stepMany } from 'specopt';
-import { distributedStepMany, distributedStepManyAsync, rank, size } from 'specopt/distributed';
+import { Matrix, createOptimizer, schedules, stateBytes, stepMany } from 'specopt';
+import { allReduce, distributedStepMany, distributedStepManyAsync, rank, shardOwners, size } from 'specopt/distributed';
 
 const SHAPES = [[64, 32], [16, 16], [1, 33], [130, 70]];
 const STEPS = 20;
 const gradOf = (t, r, i) => Matrix.randn(SHAPES[i][0], SHAPES[i][1], 1_000_000 + 1000 * t + 10 * r + i);
 
-function setup() {
+// sharded: states only for the entries this rank owns (null elsewhere).
+function setup(sharded = false) {
   const adamw = createOptimizer('adamw', { lr: schedules.warmupCosine({ peak: 3e-3, warmupSteps: 5, totalSteps: STEPS }), weightDecay: 0.1, nonFinite: 'skip' });
   const muon = createOptimizer('muon', { lr: 0.02 });
-  return SHAPES.map((_, i) => {
+  const entries = SHAPES.map((_, i) => {
     const optimizer = i % 2 === 0 ? muon : adamw;
     const param = Matrix.randn(SHAPES[i][0], SHAPES[i][1], 7 + i);
-    return { optimizer, param, grad: Matrix.zeros(...SHAPES[i]), state: optimizer.init(param) };
+    return { optimizer, param, grad: Matrix.zeros(...SHAPES[i]), state: null };
   });
+  const owners = shardOwners(entries);
+  entries.forEach((e, i) => (e.state = !sharded || owners[i] === rank ? e.optimizer.init(e.param) : null));
+  return entries;
 }
 
 async function distributedRun(options, asyncStep = false) {
-  const entries = setup();
+  const entries = setup(options.mode === 'sharded');
   const norms = [];
   for (let t = 0; t < STEPS; t++) {
     entries.forEach((e, i) => e.grad.data.set(gradOf(t, rank, i).data));
@@ -31,7 +35,8 @@ async function distributedRun(options, asyncStep = false) {
     const results = asyncStep ? await distributedStepManyAsync(entries, options) : distributedStepMany(entries, options);
     norms.push(results.gradNorm ?? null);
   }
-  return { params: entries.map((e) => e.param.data), norms };
+  const bytes = entries.reduce((sum, e) => sum + (e.state ? stateBytes(e.state) : 0), 0);
+  return { params: entries.map((e) => e.param.data), norms, bytes };
 }
 
 function referenceRun(options) {
@@ -62,6 +67,11 @@ const second = await distributedRun(options);
 const asyncRun = await distributedRun(options, true);
 const smallBuckets = await distributedRun({ ...options, bucketBytes: 4 * 257 * size });
 const reference = referenceRun(options);
+const sharded = await distributedRun({ ...options, mode: 'sharded' });
+const shardedAgain = await distributedRun({ ...options, mode: 'sharded' });
+const shardedAsync = await distributedRun({ ...options, mode: 'sharded' }, true);
+const totalBytes = Float64Array.of(sharded.bytes);
+allReduce(totalBytes);
 const out = {
   rank,
   size,
@@ -73,9 +83,21 @@ const out = {
   norms: first.norms,
   referenceNorms: reference.norms,
   finite: first.params.every((p) => p.every(Number.isFinite)),
+  owners: shardOwners(setup()),
+  sharded: {
+    paramBits: bits(sharded.params),
+    sameAsReplicated: bits(sharded.params).join() === bits(first.params).join(),
+    vsReference: maxRelDiff(sharded.params, reference.params),
+    repeatable: bits(shardedAgain.params).join() === bits(sharded.params).join(),
+    asyncSame: bits(shardedAsync.params).join() === bits(sharded.params).join(),
+    norms: sharded.norms,
+    bytes: sharded.bytes,
+    totalBytes: totalBytes[0],
+    replicatedBytes: first.bytes,
+  },
 };
 try {
-  distributedStepMany(setup(), rank === 0 ? { mode: 'sharded' } : {});
+  distributedStepMany(setup(), rank === 0 ? { mode: 'zero-3' } : {});
 } catch (e) {
   out.badMode = `${e.constructor.name}: ${e.message}`;
 }
