@@ -22,6 +22,7 @@ import { describe, typedArrayKind } from '../validate.js';
 
 export { NO_MPI } from './addon.js';
 export { distributedStepMany, distributedStepManyAsync, shardOwners, type DistributedStepOptions } from './step.js';
+export { saveDistributedCheckpoint, loadDistributedCheckpoint, type CheckpointOptions } from './checkpoint.js';
 
 /** This process's rank in the world, 0 to size - 1. */
 export const rank: number = world.rank;
