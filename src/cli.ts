@@ -28,6 +28,7 @@ import {
   SCHEDULE_TAKES,
   ScheduleError,
   trainRun,
+  type DistributedRun,
   type LrSchedule,
   type RunResult,
   type ScheduleName,
@@ -83,6 +84,10 @@ train options:
   --test-size N         use only the first N test images of the split (default all 2000)
   --threads N           BLAS and optimizer threads (default: one per processor)
   --no-progress         plain lines even on a terminal
+  --distributed         data-parallel over MPI: run as mpirun -n N specopt train --distributed ...;
+                        each batch split over the ranks, gradients averaged (distributedStepMany);
+                        rank 0 prints and writes --out (no --checkpoint yet)
+  --shard-states        with --distributed: each optimizer state on one rank (ZeRO-1)
 `;
 
 export interface TrainArgs {
@@ -103,9 +108,11 @@ export interface TrainArgs {
   testSize?: number;
   threads?: number;
   progress: boolean;
+  /** --distributed, and with --shard-states 'sharded'. */
+  distributed?: 'replicated' | 'sharded';
 }
 
-const FLAGS = new Set(['resume', 'diagnose', 'no-progress']);
+const FLAGS = new Set(['resume', 'diagnose', 'no-progress', 'distributed', 'shard-states']);
 const VALUED = new Set([
   'optimizer',
   'epochs',
@@ -223,7 +230,18 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     testSize: int('test-size', 1, 1e9),
     threads: int('threads', 1, 1024),
     progress: !given.has('no-progress'),
+    ...(given.has('distributed') ? { distributed: given.has('shard-states') ? ('sharded' as const) : ('replicated' as const) } : {}),
   };
+  if (given.has('shard-states') && !given.has('distributed')) throw new UsageError('--shard-states needs --distributed');
+  if (args.distributed && args.checkpoint) throw new UsageError('--checkpoint is not supported with --distributed yet');
+  if (args.distributed === 'sharded') {
+    const refused = args.optimizers.find((o) => o === 'prodigy' || o.startsWith('schedule-free'));
+    if (refused) {
+      throw new UsageError(
+        `--shard-states cannot run ${refused} (${refused === 'prodigy' ? 'its estimate is shared by the parameters stepped together' : 'its eval mode needs every state on every rank'}); drop --shard-states`,
+      );
+    }
+  }
   for (const name of ['out', 'checkpoint', 'data'] as const) {
     if (args[name] !== undefined && args[name]!.trim() === '') throw new UsageError(`--${name} needs a directory`);
   }
@@ -292,8 +310,28 @@ function printDiagnosis(say: (s: string) => void, title: string, d: Diagnosis): 
 
 // ------------------------------------------------------------------------------------ train
 
-export function train(args: TrainArgs, io: Io): Results {
+/**
+ * A distributed run's hooks (specopt/distributed, loaded only now: it initialises MPI), and the
+ * Io of this rank: rank 0 prints, the others are silent.
+ */
+function distributedRun(mode: 'replicated' | 'sharded', io: Io): { run: DistributedRun; io: Io } {
+  const d = require('./distributed/index.js') as typeof import('./distributed/index.js');
+  const run: DistributedRun = {
+    rank: d.rank,
+    size: d.size,
+    owners: (entries) => (mode === 'sharded' ? d.shardOwners(entries) : null),
+    step: (entries, maxGradNorm) => d.distributedStepMany(entries, { mode, ...(maxGradNorm !== null ? { maxGradNorm } : {}) }),
+    sum: (x) => d.allReduce(x),
+  };
+  const silent: Io = { ...io, out: () => {}, err: () => {} };
+  return { run, io: d.rank === 0 ? io : silent };
+}
+
+export function train(args: TrainArgs, io_: Io): Results {
   const started = performance.now();
+  const dist = args.distributed ? distributedRun(args.distributed, io_) : undefined;
+  const io = dist?.io ?? io_;
+  const lead = !dist || dist.run.rank === 0; // writes the files
   if (args.threads !== undefined) setNumThreads(args.threads);
   const data = loadMnist({ dir: args.data, trainSize: args.trainSize, testSize: args.testSize });
   const config: TrainConfig = {
@@ -327,6 +365,7 @@ export function train(args: TrainArgs, io: Io): Results {
     let untrained: Diagnosis | undefined;
     let trained: Diagnosis | undefined;
     const result = trainRun(optimizer, data, config, {
+      ...(dist ? { distributed: dist.run } : {}),
       checkpointDir: args.checkpoint,
       resume: args.resume,
       onNote: say,
@@ -367,7 +406,7 @@ export function train(args: TrainArgs, io: Io): Results {
   say('');
   say('optimizer ms/step: one optimizer step (stepMany over all parameters) alone; forward and backward are the next column.');
   say('final train loss: mean cross-entropy over the whole training set with the final weights; state bytes: summed over parameters.');
-  if (args.out) {
+  if (args.out && lead) {
     mkdirSync(args.out, { recursive: true });
     writeFileSync(join(args.out, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
     writeFileSync(join(args.out, 'report.html'), renderReport(results));

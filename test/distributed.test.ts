@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { NO_MPI, NOT_MAIN_THREAD, addonPath } from '../src/distributed/addon.js';
 
@@ -186,6 +186,45 @@ describe('a sharded checkpoint (saveDistributedCheckpoint, loadDistributedCheckp
     expect(otherNAgain[0].bits).toEqual(otherN[0].bits);
     // The loaded states continue from step 5.
     for (const r of otherN) for (const s of r.loadedSteps as (number | null)[]) if (s !== null) expect(s).toBe(5);
+  });
+});
+
+describe('specopt train --distributed', () => {
+  const ARGS = ['train', '--optimizer', 'muon', '--epochs', '1', '--train-size', '1024', '--test-size', '256', '--no-progress', '--clip', '1'];
+  const BIN = join(ROOT, 'bin', 'specopt.js');
+  const dir = mkdtempSync(join(tmpdir(), 'specopt-train-'));
+  const results = (name: string) => (JSON.parse(readFileSync(join(dir, name, 'results.json'), 'utf8')) as { runs: Record<string, unknown>[] }).runs[0];
+  const one = spawnSync(process.execPath, [BIN, ...ARGS, '--out', join(dir, 'one')], { cwd: ROOT, encoding: 'utf8' });
+  const root = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
+  const run = (extra: string[], out: string) =>
+    spawnSync('mpirun', [...root, '--oversubscribe', '-n', '2', process.execPath, BIN, ...ARGS, '--distributed', ...extra, '--out', join(dir, out)], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+  const replicated = run([], 'replicated');
+  const sharded = run(['--shard-states'], 'sharded');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('2 ranks, the batch split between them, train as one process does (to float32 rounding), rank 0 alone printing', () => {
+    for (const r of [one, replicated, sharded]) expect(r.status, r.stderr).toBe(0);
+    expect(replicated.stdout.match(/^muon epoch 1\/1/gm)).toHaveLength(1);
+    const [a, b, c] = [results('one'), results('replicated'), results('sharded')];
+    expect(b.testAccuracy).toBe(a.testAccuracy);
+    const curve = (r: Record<string, unknown>) => r.lossCurve as number[];
+    curve(a).forEach((v, i) => expect(Math.abs(curve(b)[i] - v) / v, `step ${i}`).toBeLessThan(1e-5));
+    expect(b.lrPerStep).toEqual(a.lrPerStep);
+    expect(b.stateBytes).toBe(a.stateBytes);
+    // Sharded: the same weights as replicated, bit for bit, each state held once.
+    expect(c.weightsSha256).toBe(b.weightsSha256);
+    expect(c.stateBytes).toBe(a.stateBytes);
+  });
+
+  it('usage errors: --shard-states without --distributed, with prodigy, and --checkpoint', () => {
+    const usage = (extra: string[]) => spawnSync(process.execPath, [BIN, 'train', ...extra], { cwd: ROOT, encoding: 'utf8' });
+    expect(usage(['--shard-states']).stderr).toMatch(/--shard-states needs --distributed/);
+    expect(usage(['--distributed', '--shard-states', '--optimizer', 'prodigy']).stderr).toMatch(/--shard-states cannot run prodigy/);
+    expect(usage(['--distributed', '--checkpoint', dir]).stderr).toMatch(/--checkpoint is not supported with --distributed yet/);
   });
 });
 

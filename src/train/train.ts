@@ -16,7 +16,7 @@ import { join } from 'node:path';
 
 import { gradNorm } from '../clip.js';
 import { OPTIMIZER_DEFAULTS } from '../optim/defaults.js';
-import { createOptimizer, evalMode, stepMany, trainMode, type Optimizer, type StepEntry } from '../optim/optimizer.js';
+import { createOptimizer, evalMode, stepMany, trainMode, type Optimizer, type StepEntry, type StepResults } from '../optim/optimizer.js';
 import { schedules, type Schedule } from '../schedules.js';
 import { loadState, saveState, stateBytes } from '../optim/state.js';
 import { CheckpointError, checkpointExists, encodeCheckpoint, readCheckpoint, writeAtomic } from './checkpoint.js';
@@ -221,6 +221,23 @@ export interface RunOptions extends TrainHooks {
   checkpointDir?: string;
   /** Continue from DIR/<optimizer>.ckpt when it exists. */
   resume?: boolean;
+  /** Data parallelism over MPI ranks (the CLI's --distributed; no checkpoints then). */
+  distributed?: DistributedRun;
+}
+
+/**
+ * How a run is data-parallel: this rank's place, its step (distributedStepMany), a sum over the
+ * ranks, and the owners of sharded states. Given by the CLI, so that this module never loads
+ * specopt/distributed (loading it initialises MPI).
+ */
+export interface DistributedRun {
+  rank: number;
+  size: number;
+  /** Mode 'sharded': the rank that holds each entry's state (null: replicated). */
+  owners(entries: readonly StepEntry[]): number[] | null;
+  step(entries: readonly StepEntry[], maxGradNorm: number | null): StepResults;
+  /** In place: the sum over the ranks. */
+  sum(x: Float64Array): void;
 }
 
 interface CheckpointMeta {
@@ -317,6 +334,13 @@ function weightsHash(params: NamedParam[]): string {
 const finite = (x: number) => (Number.isFinite(x) ? x : NaN);
 
 /** Trains one recipe; see RunOptions for checkpoints. */
+// Summed over the parameters (and, in a distributed run, over the ranks: each state once when sharded).
+function totalStateBytes(entries: readonly StepEntry[], dist: DistributedRun | undefined): number {
+  const bytes = Float64Array.of(entries.reduce((s, e) => s + (e.state ? stateBytes(e.state) : 0), 0));
+  if (dist?.owners(entries)) dist.sum(bytes); // replicated: every rank holds them all already
+  return bytes[0];
+}
+
 export function trainRun(optimizer: string, data: MnistSplit, config: TrainConfig, options: RunOptions = {}): RunResult {
   const { sizes, epochs, batchSize, seed } = config;
   if (sizes[0] !== IMAGE_SIZE) throw new RangeError(`the input layer must have ${IMAGE_SIZE} units (28×28 images), got ${sizes[0]}`);
@@ -329,6 +353,11 @@ export function trainRun(optimizer: string, data: MnistSplit, config: TrainConfi
   const model = new Mlp(sizes, seed);
   const params = model.params();
   const { entries, assignments } = planOptimizers(optimizer, model, { schedule, totalSteps });
+  const dist = options.distributed;
+  if (dist && options.checkpointDir) throw new RangeError('checkpoints are not supported in a distributed run yet');
+  // Sharded: a rank keeps only the states it owns.
+  const owners = dist?.owners(entries) ?? null;
+  if (owners) entries.forEach((e, i) => owners[i] !== dist!.rank && (e.state = null as unknown as StepEntry['state']));
   const ckptPath = options.checkpointDir ? join(options.checkpointDir, `${optimizer}.ckpt`) : undefined;
   const identity = {
     kind: 'specopt-mnist-run' as const,
@@ -423,13 +452,28 @@ export function trainRun(optimizer: string, data: MnistSplit, config: TrainConfi
         y[i] = data.train.labels[r];
       }
       const a = performance.now();
-      const loss = model.lossAndGrad(batch === batchSize ? x : x.subarray(0, batch * IMAGE_SIZE), y, batch);
+      let loss: number;
+      if (dist) {
+        // This rank's rows of the batch; its mean gradient weighted by its share, so that the
+        // ranks' average is the whole batch's mean gradient, as in one process.
+        const lo = Math.floor((batch * dist.rank) / dist.size);
+        const hi = Math.floor((batch * (dist.rank + 1)) / dist.size);
+        const rows = hi - lo;
+        const share = (rows * dist.size) / batch;
+        const local = rows ? model.lossAndGrad(x.subarray(lo * IMAGE_SIZE, hi * IMAGE_SIZE), y.subarray(lo, hi), rows) : 0;
+        for (const g of grads) for (let i = 0; i < g.data.length; i++) g.data[i] = rows ? g.data[i] * share : 0;
+        const total = Float64Array.of((local * rows) / batch);
+        dist.sum(total);
+        loss = total[0];
+      } else {
+        loss = model.lossAndGrad(batch === batchSize ? x : x.subarray(0, batch * IMAGE_SIZE), y, batch);
+      }
       const logged = entries[lrIndex];
-      const lr = (logged.optimizer.hyperAt(logged.state.step) as { lr?: number | null }).lr ?? null;
+      const lr = (logged.optimizer.hyperAt(logged.state?.step ?? steps) as { lr?: number | null }).lr ?? null;
       const b = performance.now();
       let norm: number | undefined;
       try {
-        const r = clip === null ? stepMany(entries) : stepMany(entries, { maxGradNorm: clip });
+        const r = dist ? dist.step(entries, clip) : clip === null ? stepMany(entries) : stepMany(entries, { maxGradNorm: clip });
         norm = r.gradNorm;
         if (r.clipped) clippedSteps++;
       } catch (e) {
@@ -481,7 +525,7 @@ export function trainRun(optimizer: string, data: MnistSplit, config: TrainConfi
     testLoss: final.testLoss,
     msPerStep: steps ? optimizerMs / steps : NaN,
     msForwardBackward: steps ? forwardBackwardMs / steps : NaN,
-    stateBytes: entries.reduce((s, e) => s + stateBytes(e.state), 0),
+    stateBytes: totalStateBytes(entries, dist),
     lossCurve,
     lrPerStep,
     lrFrom: { param: assignments[lrIndex].param, rule: assignments[lrIndex].rule },
