@@ -167,11 +167,24 @@ describe('a sharded checkpoint (saveDistributedCheckpoint, loadDistributedCheckp
   const sameN = mpirun(2, CHECKPOINT_SCRIPT, [dir, 'resume']);
   const otherN = mpirun(3, CHECKPOINT_SCRIPT, [dir, 'resume']);
   const otherNAgain = mpirun(3, CHECKPOINT_SCRIPT, [dir, 'resume']);
+  // A rank killed during a later save: the job ends, and the last complete checkpoint still loads.
+  const root = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
+  const outDir = mkdtempSync(join(tmpdir(), 'specopt-checkpoint-out-'));
+  const died = spawnSync('mpirun', [...root, '--oversubscribe', '-n', '2', process.execPath, CHECKPOINT_SCRIPT, outDir, dir, 'die'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  rmSync(outDir, { recursive: true, force: true });
+  const afterDeath = mpirun(2, CHECKPOINT_SCRIPT, [dir, 'resume']);
   rmSync(dir, { recursive: true, force: true });
 
   it('resumes on the same number of ranks bit for bit (after a save that did not finish)', () => {
     for (const r of sameN) expect(r.bits).toEqual(first[0].bits);
     for (const r of first) expect(r.bits).toEqual(first[0].bits);
+  });
+
+  it('a rank killed during a save: mpirun ends the job, and the last complete checkpoint loads as before', () => {
+    expect(died.error).toBeUndefined();
+    expect(died.status).not.toBe(0);
+    expect(died.stdout + died.stderr).toMatch(/process rank 1 .*exited on signal 9/);
+    for (const r of afterDeath) expect(r.bits).toEqual(first[0].bits);
   });
 
   it('resumes on another number of ranks, re-sharded, to float32 rounding; each state loaded once, on its new owner', () => {

@@ -40,7 +40,7 @@ if (phase === 'first') {
   const owners = shardOwners(entries);
   entries.forEach((e, i) => (e.state = owners[i] === rank ? e.optimizer.init(e.param) : null));
 } else {
-  entries = setup(999); // other values: the checkpoint must overwrite them
+  entries = setup(999); // other values: the checkpoint must overwrite them ('resume' and 'die')
   loadDistributedCheckpoint(dir, entries, { mode: 'sharded' });
   from = SAVE_AFTER;
 }
@@ -49,6 +49,13 @@ for (let t = from; t < STEPS; t++) {
   setGradients(entries, t);
   distributedStepMany(entries, options);
   if (phase === 'first' && t === SAVE_AFTER - 1) saveDistributedCheckpoint(dir, entries, { mode: 'sharded' });
+  // 'die': a resumed run that saves again at its last step, with the last rank killed just before
+  // that save (the others wait for it in the save's first collective until mpirun ends the job;
+  // the files of a save that stopped later are the other case test/distributed.test.ts makes).
+  if (phase === 'die' && t === STEPS - 1) {
+    if (rank === size - 1) process.kill(process.pid, 'SIGKILL');
+    saveDistributedCheckpoint(dir, entries, { mode: 'sharded' });
+  }
 }
 const bits = entries.map((e) => Buffer.from(e.param.data.buffer, e.param.data.byteOffset, e.param.data.byteLength).toString('base64'));
 writeFileSync(
