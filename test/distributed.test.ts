@@ -152,6 +152,21 @@ describe.each([2, 3])('distributedStepMany (replicated) with %i ranks', (n) => {
     }
   });
 
+  it('a step that fails on one rank only (a state that differs) fails on every rank, saying the ranks differ now', () => {
+    for (const mode of ['replicated', 'sharded']) {
+      const [victim] = ranks[0][`asymmetric-${mode}`] as [number, string];
+      for (const r of ranks) {
+        const [v, message] = r[`asymmetric-${mode}`] as [number, string];
+        expect(v).toBe(victim);
+        if (r.rank === victim) {
+          expect(message).toMatch(mode === 'sharded' ? /^RangeError: distributedStepMany: entry 3 \(adamw\): state is for a 2x2 parameter/ : /^RangeError: stepMany: entry 0 \(muon\): state is for a 2x2 parameter/);
+        } else {
+          expect(message).toBe(`Error: distributedStepMany: the step failed on rank ${victim} (its own error says why) but not here, so the ranks' parameters or states differ now: restore a checkpoint`);
+        }
+      }
+    }
+  });
+
   it("a rank's invalid options fail every rank's step", () => {
     expect(ranks[0].badMode).toBe("RangeError: distributedStepMany: options.mode must be 'replicated' or 'sharded', got string zero-3");
     for (const r of ranks.slice(1)) expect(r.badMode).toBe('Error: reduceScatter: the arguments of rank 0 were invalid (its own error says why); nothing was done');

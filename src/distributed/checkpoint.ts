@@ -84,15 +84,22 @@ export function saveDistributedCheckpoint(dir: string, entries: readonly StepEnt
   const generation = Float64Array.of(0);
   let shardName = '';
   let paramsName = '';
+  // Every rank makes the same collective calls whatever fails where: checks, then an agreement,
+  // then the generation (rank 0 read it), the writes, an agreement, the manifest, an agreement.
+  let owners: number[] = [];
   try {
     if (typeof dir !== 'string') throw new TypeError(`${fn}: dir must be a string, got ${describe(dir)}`);
     if (!Array.isArray(entries)) throw new TypeError(`${fn}: entries must be an array, got ${describe(entries)}`);
     const mode = modeOf(options, fn);
     if (rank === 0) generation[0] = existsSync(join(dir, MANIFEST)) ? readManifest(dir, fn).generation + 1 : 1;
-    const owners = mode === 'sharded' ? shardOwners(entries) : entries.map(() => 0);
+    owners = mode === 'sharded' ? shardOwners(entries) : entries.map(() => 0);
+  } catch (e) {
+    error = e;
+  }
+  agreeOnFailure(error, fn);
+  broadcast(generation, 0);
+  try {
     records = new Float64Array(2 * entries.length);
-    // The generation first (rank 0 read it), then this rank's states.
-    broadcast(generation, 0);
     shardName = `shard-${generation[0]}-${rank}.bin`;
     paramsName = `params-${generation[0]}.bin`;
     const chunks: Uint8Array[] = [];

@@ -223,8 +223,48 @@ function raiseIfFailed(flag: Float64Array, error: unknown, fn: string): void {
   if (flag[0] === 0) return;
   if (error !== undefined) throw error;
   throw new Error(
-    `${fn}: the step failed on rank ${flag[0] - 1} (its own error says why); the entries the other ranks own were stepped, so the replicas differ now: restore a checkpoint`,
+    `${fn}: the step failed on rank ${flag[0] - 1} (its own error says why) but not here, so the ranks' parameters or states differ now: restore a checkpoint`,
   );
+}
+
+// Replicated: every rank steps everything; a step that fails on some rank only (a state that
+// differs) fails on every rank, so that no rank goes on as if the replicas were the same.
+function replicatedStep(entries: readonly StepEntry[], step: StepManyOptions, fn: string): StepResults {
+  let results: StepResults | undefined;
+  let error: unknown;
+  try {
+    results = stepMany(entries, step);
+  } catch (e) {
+    error = e;
+  }
+  const flag = failureOf(error);
+  allReduce(flag, { op: 'max' });
+  raiseIfFailed(flag, error, fn);
+  return results!;
+}
+
+async function replicatedStepAsync(entries: readonly StepEntry[], step: StepManyOptions, fn: string): Promise<StepResults> {
+  let results: StepResults | undefined;
+  let error: unknown;
+  try {
+    results = await stepManyAsync(entries, step);
+  } catch (e) {
+    error = e;
+  }
+  const flag = failureOf(error);
+  await allReduceAsync(flag, { op: 'max' });
+  raiseIfFailed(flag, error, fn);
+  return results!;
+}
+
+// stepMany's error on the owned entries, with the entry numbered as in the caller's array.
+function renumbered(error: unknown, owners: number[], fn: string): unknown {
+  if (!(error instanceof Error)) return error;
+  const m = /^stepMany: entry (\d+)/.exec(error.message);
+  if (!m) return error;
+  const index = owners.map((o, i) => (o === rank ? i : -1)).filter((i) => i >= 0)[Number(m[1])];
+  const Kind = error instanceof TypeError ? TypeError : error instanceof RangeError ? RangeError : Error;
+  return new Kind(`${fn}: entry ${index}${error.message.slice(m[0].length)}`, { cause: error });
 }
 
 function shardedStep(entries: readonly StepEntry[], grads: Float32Array[], step: StepManyOptions, fn: string): StepResults {
@@ -235,7 +275,7 @@ function shardedStep(entries: readonly StepEntry[], grads: Float32Array[], step:
   try {
     if (subset.length) own = stepMany(subset);
   } catch (e) {
-    error = e;
+    error = renumbered(e, owners, fn);
   }
   const flag = failureOf(error);
   allReduce(flag, { op: 'max' });
@@ -252,7 +292,7 @@ async function shardedStepAsync(entries: readonly StepEntry[], grads: Float32Arr
   try {
     if (subset.length) own = await stepManyAsync(subset);
   } catch (e) {
-    error = e;
+    error = renumbered(e, owners, fn);
   }
   const flag = failureOf(error);
   await allReduceAsync(flag, { op: 'max' });
@@ -286,7 +326,7 @@ export function distributedStepMany(entries: readonly StepEntry[], options?: Dis
   for (const pieces of buckets(grads, bucket)) {
     unpack(grads, pieces, allGather(reduceScatter(pack(grads, pieces), { op: 'mean' })));
   }
-  return sharded ? shardedStep(entries, grads, step, fn) : stepMany(entries, step);
+  return sharded ? shardedStep(entries, grads, step, fn) : replicatedStep(entries, step, fn);
 }
 
 /**
@@ -307,6 +347,6 @@ export function distributedStepManyAsync(entries: readonly StepEntry[], options?
     for (const pieces of buckets(grads, bucket)) {
       unpack(grads, pieces, await allGatherAsync(await reduceScatterAsync(pack(grads, pieces), { op: 'mean' })));
     }
-    return sharded ? shardedStepAsync(entries, grads, step, fn) : stepManyAsync(entries, step);
+    return sharded ? shardedStepAsync(entries, grads, step, fn) : replicatedStepAsync(entries, step, fn);
   });
 }

@@ -101,4 +101,18 @@ try {
 } catch (e) {
   out.badMode = `${e.constructor.name}: ${e.message}`;
 }
+// A state that differs on one rank: its step fails there only, and every rank learns it.
+for (const mode of ['replicated', 'sharded']) {
+  const broken = setup(mode === 'sharded');
+  // Sharded: the last entry, numbered as in the caller's array in the owner's error.
+  const k = mode === 'sharded' ? broken.length - 1 : 0;
+  const victim = mode === 'sharded' ? shardOwners(broken)[k] : size - 1;
+  if (rank === victim) broken[k].state = broken[k].optimizer.init(Matrix.zeros(2, 2));
+  try {
+    distributedStepMany(broken, { mode });
+    out[`asymmetric-${mode}`] = null;
+  } catch (e) {
+    out[`asymmetric-${mode}`] = [victim, `${e.constructor.name}: ${e.message}`];
+  }
+}
 writeFileSync(join(process.argv[2], `rank-${rank}.json`), JSON.stringify(out));
