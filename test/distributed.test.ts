@@ -167,6 +167,11 @@ describe.each([2, 3])('distributedStepMany (replicated) with %i ranks', (n) => {
     }
   });
 
+  it("a rank's invalid checkpoint arguments fail every rank's save, before anything is written", () => {
+    expect(ranks[0].badSave).toBe('TypeError: saveDistributedCheckpoint: dir must be a string, got number 42');
+    for (const r of ranks.slice(1)) expect(r.badSave).toBe('Error: saveDistributedCheckpoint: rank 0 failed (its own error says why)');
+  });
+
   it("a rank's invalid options fail every rank's step", () => {
     expect(ranks[0].badMode).toBe("RangeError: distributedStepMany: options.mode must be 'replicated' or 'sharded', got string zero-3");
     for (const r of ranks.slice(1)) expect(r.badMode).toBe('Error: reduceScatter: the arguments of rank 0 were invalid (its own error says why); nothing was done');

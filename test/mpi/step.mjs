@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Matrix, createOptimizer, schedules, stateBytes, stepMany } from 'specopt';
-import { allReduce, distributedStepMany, distributedStepManyAsync, rank, shardOwners, size } from 'specopt/distributed';
+import { allReduce, distributedStepMany, distributedStepManyAsync, rank, saveDistributedCheckpoint, shardOwners, size } from 'specopt/distributed';
 
 const SHAPES = [[64, 32], [16, 16], [1, 33], [130, 70]];
 const STEPS = 20;
@@ -114,5 +114,11 @@ for (const mode of ['replicated', 'sharded']) {
   } catch (e) {
     out[`asymmetric-${mode}`] = [victim, `${e.constructor.name}: ${e.message}`];
   }
+}
+// A save with a bad argument on rank 0 only: every rank throws, none waits.
+try {
+  saveDistributedCheckpoint(rank === 0 ? 42 : process.argv[2], setup());
+} catch (e) {
+  out.badSave = `${e.constructor.name}: ${e.message}`;
 }
 writeFileSync(join(process.argv[2], `rank-${rank}.json`), JSON.stringify(out));
