@@ -63,7 +63,7 @@
             "<!(node -p \"require('node-addon-api').include_dir\")",
             "<!@(pkg-config --cflags-only-I mpi-c | sed 's/-I//g')"
           ],
-          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
+          "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "OMPI_SKIP_MPICXX", "MPICH_SKIP_MPICXX"],
           "cflags!": ["-fno-exceptions"],
           "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
           "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden", "-fexceptions"],
