@@ -172,6 +172,12 @@ describe.each([2, 3])('distributedStepMany (replicated) with %i ranks', (n) => {
     for (const r of ranks.slice(1)) expect(r.badSave).toBe('Error: saveDistributedCheckpoint: rank 0 failed (its own error says why)');
   });
 
+  it('bad clipping options are refused on every rank, in both modes', () => {
+    for (const r of ranks) {
+      expect(r.badClip).toEqual(Array(2).fill('RangeError: distributedStepMany: options.maxGradNorm must be a finite number > 0, got number -1'));
+    }
+  });
+
   it("a rank's invalid options fail every rank's step", () => {
     expect(ranks[0].badMode).toBe("RangeError: distributedStepMany: options.mode must be 'replicated' or 'sharded', got string zero-3");
     for (const r of ranks.slice(1)) expect(r.badMode).toBe('Error: reduceScatter: the arguments of rank 0 were invalid (its own error says why); nothing was done');

@@ -46,8 +46,18 @@ function checkOptions(options: unknown, fn: string): Checked {
   const step: StepManyOptions = {};
   const maxGradNorm = readProperty(options as object, 'maxGradNorm', `${fn}: options`);
   const normType = readProperty(options as object, 'normType', `${fn}: options`);
-  if (maxGradNorm !== undefined) step.maxGradNorm = maxGradNorm as number;
-  if (normType !== undefined) step.normType = normType as number;
+  // Checked here as stepMany checks them: mode 'sharded' applies them itself.
+  if (maxGradNorm !== undefined) {
+    if (typeof maxGradNorm !== 'number' || !(maxGradNorm > 0) || !Number.isFinite(maxGradNorm)) {
+      throw new RangeError(`${fn}: options.maxGradNorm must be a finite number > 0, got ${describe(maxGradNorm)}`);
+    }
+    step.maxGradNorm = maxGradNorm;
+  }
+  if (normType !== undefined) {
+    if (maxGradNorm === undefined) throw new TypeError(`${fn}: options.normType needs options.maxGradNorm`);
+    if (normType !== 2 && normType !== Infinity) throw new RangeError(`${fn}: options.normType must be 2 or Infinity, got ${describe(normType)}`);
+    step.normType = normType;
+  }
   return { step, bucket: Math.floor(bytes / 4), sharded: mode === 'sharded' };
 }
 

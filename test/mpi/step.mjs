@@ -115,6 +115,15 @@ for (const mode of ['replicated', 'sharded']) {
     out[`asymmetric-${mode}`] = [victim, `${e.constructor.name}: ${e.message}`];
   }
 }
+// Bad clipping options (the same on every rank): every rank refuses, in both modes.
+out.badClip = ['replicated', 'sharded'].map((mode) => {
+  try {
+    distributedStepMany(setup(mode === 'sharded'), { mode, maxGradNorm: -1 });
+    return null;
+  } catch (e) {
+    return `${e.constructor.name}: ${e.message}`;
+  }
+});
 // A save with a bad argument on rank 0 only: every rank throws, none waits.
 try {
   saveDistributedCheckpoint(rank === 0 ? 42 : process.argv[2], setup());
