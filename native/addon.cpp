@@ -2,10 +2,6 @@
 // so each worker_thread that loads the addon gets its own.
 #include <napi.h>
 
-#include <exception>
-#include <new>
-#include <string>
-
 #include "backend.hpp"
 #include "job.hpp"
 #include "eigh.hpp"
@@ -20,45 +16,9 @@
 
 namespace specopt {
 
-namespace {
-
-struct Entry {
-  const char* name;
-  Napi::Function::Callback callback;
-};
-
-// Every entry point runs through here: a C++ exception other than a JS error (an allocation
-// that failed, a length_error from a size no check caught) would otherwise reach
-// std::terminate and end the process; it becomes an Error naming the function instead.
-Napi::Value Guarded(const Napi::CallbackInfo& info) {
-  const Entry* entry = static_cast<const Entry*>(info.Data());
-  struct Current {  // the entry's name while it runs (restored: a getter may call another)
-    const char* saved;
-    explicit Current(const char* name) : saved(CurrentEntry()) { CurrentEntry() = name; }
-    ~Current() { CurrentEntry() = saved; }
-  } current(entry->name);
-  try {
-    return entry->callback(info);
-  } catch (const Napi::Error& error) {
-    // Errors name the entry point, not the shared routine that raised them.
-    std::string message = error.Message();
-    std::string named = NamedMessage(entry->name, message);
-    if (named != message && !error.IsEmpty() && error.Value().IsObject()) error.Value().Set("message", named);
-    throw;
-  } catch (const std::bad_alloc&) {
-    throw Napi::RangeError::New(info.Env(), std::string(entry->name) + ": out of memory");
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), std::string(entry->name) + ": " + e.what());
-  } catch (...) {
-    throw Napi::Error::New(info.Env(), std::string(entry->name) + ": unexpected native error");
-  }
-}
-
-}  // namespace
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData(env));
-  static const Entry functions[] = {
+  static const Exported functions[] = {
       {"backendInfo", BackendInfo},
       {"setNumThreads", SetNumThreads},
       {"matmul", Matmul},
@@ -85,9 +45,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"optimizerRun", OptimizerRun},
       {"optimizerStepAsync", OptimizerStepAsync},
   };
-  for (const Entry& entry : functions) {
-    exports.Set(entry.name, Napi::Function::New(env, Guarded, entry.name, const_cast<Entry*>(&entry)));
-  }
+  ExportGuarded(env, exports, functions, sizeof(functions) / sizeof(functions[0]), true);
   return exports;
 }
 

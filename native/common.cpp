@@ -1,6 +1,9 @@
 #include "common.hpp"
 
 #include <cmath>
+#include <exception>
+#include <new>
+#include <string>
 #include <limits>
 
 namespace specopt {
@@ -34,6 +37,44 @@ std::string NamedMessage(const char* entry, const std::string& message) {
     return name + message.substr(colon);  // a shared routine's name: replaced
   }
   return name + ": " + message;
+}
+
+namespace {
+
+template <bool RenameErrors>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  const Exported* entry = static_cast<const Exported*>(info.Data());
+  struct Current {  // the entry's name while it runs (restored: a getter may call another)
+    const char* saved;
+    explicit Current(const char* name) : saved(CurrentEntry()) { CurrentEntry() = name; }
+    ~Current() { CurrentEntry() = saved; }
+  } current(entry->name);
+  try {
+    return entry->callback(info);
+  } catch (const Napi::Error& error) {
+    if (RenameErrors) {
+      std::string message = error.Message();
+      std::string named = NamedMessage(entry->name, message);
+      if (named != message && !error.IsEmpty() && error.Value().IsObject()) error.Value().Set("message", named);
+    }
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(info.Env(), std::string(entry->name) + ": out of memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string(entry->name) + ": " + e.what());
+  } catch (...) {
+    throw Napi::Error::New(info.Env(), std::string(entry->name) + ": unexpected native error");
+  }
+}
+
+}  // namespace
+
+void ExportGuarded(Napi::Env env, Napi::Object exports, const Exported* entries, size_t count, bool renameErrors) {
+  for (size_t i = 0; i < count; ++i) {
+    const Exported& entry = entries[i];
+    exports.Set(entry.name, Napi::Function::New(env, renameErrors ? Guarded<true> : Guarded<false>, entry.name,
+                                                const_cast<Exported*>(&entry)));
+  }
 }
 
 static std::string Str(size_t n) { return std::to_string(n); }

@@ -86,6 +86,20 @@ const char*& CurrentEntry();
 // facade reads "optimizer step, parameter N").
 std::string NamedMessage(const char* entry, const std::string& message);
 
+// An exported function of an addon.
+struct Exported {
+  const char* name;
+  Napi::Function::Callback callback;
+};
+
+// Sets `entries` (a static array) on `exports`, each through one guard: the entry's name is
+// CurrentEntry() while it runs, and a C++ exception other than a JS error (an allocation that
+// failed, a length_error from a size no check caught) becomes an Error naming the entry instead
+// of reaching std::terminate and ending the process. With `renameErrors`, a JS error's message is
+// put under the entry's name (NamedMessage): errors name the entry point, not the shared routine
+// that raised them.
+void ExportGuarded(Napi::Env env, Napi::Object exports, const Exported* entries, size_t count, bool renameErrors);
+
 // Largest dimension LAPACK's 32-bit integers can index safely for our workspaces.
 constexpr size_t kMaxLapackDim = 1u << 20;
 

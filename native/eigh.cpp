@@ -69,7 +69,7 @@ Napi::Value EighAsync(const Napi::CallbackInfo& info) {
     Input s;
     Output values, vectors;
   };
-  auto state = std::shared_ptr<State>(new State{{env, info[0], s, n}, {env, n}, {env, n * n}});
+  auto state = std::shared_ptr<State>(new State{{env, info[0], s, n}, {n}, {n * n}});
   return Job::Start(
       env, [=] { SymmetricEigen(state->s.Data(), n, state->values.Zeroed(), state->vectors.Zeroed()); },
       [=](Napi::Env env) -> Napi::Value {

@@ -73,7 +73,7 @@ Napi::Value InverseRootAsync(const Napi::CallbackInfo& info) {
     Input s;
     Output out;
   };
-  auto state = std::shared_ptr<State>(new State{{env, info[0], r.s}, {env, n * n}});
+  auto state = std::shared_ptr<State>(new State{{env, info[0], r.s}, {n * n}});
   return Job::Start(
       env, [=] { InverseRoot(state->s.Data(), n, p, eps, state->out.Zeroed()); },
       [=](Napi::Env env) -> Napi::Value { return state->out.Take(env); });

@@ -179,7 +179,7 @@ class Input {
 // Construct, Take and destroy on the main thread.
 class Output {
  public:
-  Output(napi_env env, size_t count) : count_(count) { (void)env; }
+  Output(size_t count) : count_(count) {}  // not explicit: a job's State makes it from {n}
   Output(const Output&) = delete;
   Output& operator=(const Output&) = delete;
   ~Output() { std::free(data_); }

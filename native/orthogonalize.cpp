@@ -147,7 +147,7 @@ Napi::Value OrthogonalizeAsync(const Napi::CallbackInfo& info) {
     Input g;
     Output out;
   };
-  auto state = std::shared_ptr<State>(new State{{env, info[0], r.g}, {env, m * n}});
+  auto state = std::shared_ptr<State>(new State{{env, info[0], r.g}, {m * n}});
   return Job::Start(
       env, [=] { Orthogonalize(state->g.Data(), m, n, method, steps, state->out.Zeroed()); },
       [=](Napi::Env env) -> Napi::Value { return state->out.Take(env); });
@@ -170,7 +170,7 @@ Napi::Value SpectralNormGradAsync(const Napi::CallbackInfo& info) {
     Input w;
     Output out;
   };
-  auto state = std::shared_ptr<State>(new State{{env, info[0], w}, {env, m * n}});
+  auto state = std::shared_ptr<State>(new State{{env, info[0], w}, {m * n}});
   return Job::Start(
       env, [=] { SpectralNormGradient(state->w.Data(), m, n, state->out.Zeroed()); },
       [=](Napi::Env env) -> Napi::Value { return state->out.Take(env); });

@@ -101,7 +101,7 @@ Napi::Value QrAsync(const Napi::CallbackInfo& info) {
     Input a;
     Output Q, R;
   };
-  auto state = std::shared_ptr<State>(new State{{env, info[0], r.a}, {env, m * k}, {env, k * n}});
+  auto state = std::shared_ptr<State>(new State{{env, info[0], r.a}, {m * k}, {k * n}});
   return Job::Start(
       env, [=] { ThinQr(state->a.Data(), m, n, state->Q.Zeroed(), state->R.Zeroed()); },
       [=](Napi::Env env) -> Napi::Value { return Tuple(env, {state->Q.Take(env), state->R.Take(env)}); });

@@ -104,7 +104,7 @@ Napi::Value SvdAsync(const Napi::CallbackInfo& info) {
     Input a;
     Output U, S, Vt;
   };
-  auto state = std::shared_ptr<State>(new State{{env, info[0], r.a}, {env, m * k}, {env, k}, {env, k * n}});
+  auto state = std::shared_ptr<State>(new State{{env, info[0], r.a}, {m * k}, {k}, {k * n}});
   return Job::Start(
       env, [=] { ThinSvd(state->a.Data(), m, n, state->U.Zeroed(), state->S.Zeroed(), state->Vt.Zeroed()); },
       [=](Napi::Env env) -> Napi::Value {

@@ -12,7 +12,7 @@ import { loadState, saveState, type OptimizerState } from '../optim/state.js';
 import { describe } from '../validate.js';
 import { allReduce, barrier, broadcast } from './index.js';
 import { shardOwners } from './step.js';
-import { world } from './world.js';
+import { failedRank, world } from './world.js';
 
 const { rank, size } = world;
 const MANIFEST = 'manifest.json';
@@ -55,13 +55,12 @@ function writeAtomically(file: string, chunks: Uint8Array[]): void {
 
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-// Every rank learns whether any rank failed (its own error, or one naming the rank).
+// When any rank failed: its own error there, one naming it elsewhere.
 function agreeOnFailure(error: unknown, fn: string): void {
-  const flag = Float64Array.of(error === undefined ? 0 : rank + 1);
-  allReduce(flag, { op: 'max' });
-  if (flag[0] === 0) return;
+  const failed = failedRank(error);
+  if (failed < 0) return;
   if (error !== undefined) throw error;
-  throw new Error(`${fn}: rank ${flag[0] - 1} failed (its own error says why)`);
+  throw new Error(`${fn}: rank ${failed} failed (its own error says why)`);
 }
 
 function readManifest(dir: string, fn: string): Manifest {

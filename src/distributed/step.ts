@@ -7,8 +7,8 @@ import { stepMany, stepManyAsync, type StepEntry, type StepManyOptions, type Ste
 import { runAsync } from '../async.js';
 import { normPart } from '../clip.js';
 import { checkOptionKeys, describe, readProperty, typedArrayKind } from '../validate.js';
-import { allGather, allGatherAsync, allReduce, allReduceAsync, broadcast, broadcastAsync, reduceScatter, reduceScatterAsync } from './index.js';
-import { refuse, refuseAsync, world } from './world.js';
+import { allGather, allGatherAsync, broadcast, broadcastAsync, reduceScatter, reduceScatterAsync } from './index.js';
+import { failedRank, failedRankAsync, refuse, refuseAsync, world } from './world.js';
 
 const { rank, size } = world;
 
@@ -225,15 +225,12 @@ function shardedResults(entries: readonly StepEntry[], owners: number[], own: St
   return results;
 }
 
-// Every rank learns whether any rank's own step failed (its error, or one naming the rank).
-function failureOf(error: unknown): Float64Array {
-  return Float64Array.of(error === undefined ? 0 : rank + 1);
-}
-function raiseIfFailed(flag: Float64Array, error: unknown, fn: string): void {
-  if (flag[0] === 0) return;
+// When some rank's step failed: its error here, or one naming it.
+function raiseIfFailed(failed: number, error: unknown, fn: string): void {
+  if (failed < 0) return;
   if (error !== undefined) throw error;
   throw new Error(
-    `${fn}: the step failed on rank ${flag[0] - 1} (its own error says why) but not here, so the ranks' parameters or states differ now: restore a checkpoint`,
+    `${fn}: the step failed on rank ${failed} (its own error says why) but not here, so the ranks' parameters or states differ now: restore a checkpoint`,
   );
 }
 
@@ -247,9 +244,7 @@ function replicatedStep(entries: readonly StepEntry[], step: StepManyOptions, fn
   } catch (e) {
     error = e;
   }
-  const flag = failureOf(error);
-  allReduce(flag, { op: 'max' });
-  raiseIfFailed(flag, error, fn);
+  raiseIfFailed(failedRank(error), error, fn);
   return results!;
 }
 
@@ -261,9 +256,7 @@ async function replicatedStepAsync(entries: readonly StepEntry[], step: StepMany
   } catch (e) {
     error = e;
   }
-  const flag = failureOf(error);
-  await allReduceAsync(flag, { op: 'max' });
-  raiseIfFailed(flag, error, fn);
+  raiseIfFailed(await failedRankAsync(error), error, fn);
   return results!;
 }
 
@@ -287,9 +280,7 @@ function shardedStep(entries: readonly StepEntry[], grads: Float32Array[], step:
   } catch (e) {
     error = renumbered(e, owners, fn);
   }
-  const flag = failureOf(error);
-  allReduce(flag, { op: 'max' });
-  raiseIfFailed(flag, error, fn);
+  raiseIfFailed(failedRank(error), error, fn);
   entries.forEach((e, i) => broadcast(e.param.data, owners[i]));
   return shardedResults(entries, owners, own, prep, step);
 }
@@ -304,9 +295,7 @@ async function shardedStepAsync(entries: readonly StepEntry[], grads: Float32Arr
   } catch (e) {
     error = renumbered(e, owners, fn);
   }
-  const flag = failureOf(error);
-  await allReduceAsync(flag, { op: 'max' });
-  raiseIfFailed(flag, error, fn);
+  raiseIfFailed(await failedRankAsync(error), error, fn);
   for (const [i, e] of entries.entries()) await broadcastAsync(e.param.data, owners[i]);
   return shardedResults(entries, owners, own, prep, step);
 }
