@@ -1,4 +1,5 @@
-// registerSpecoptKernels: tfjs's cpu BatchMatMul and _FusedMatMul on specopt's GEMM. Every result
+// registerSpecoptKernels: tfjs's cpu BatchMatMul and _FusedMatMul on specopt's GEMM (the
+// elementwise, reduction and gather kernels are tested in tfjs-kernels-elementwise.test.ts). Every result
 // is compared with a float64 product computed here and with tfjs's own kernel on the same inputs;
 // both must lie within the float32 error bound of a k-term dot product,
 // |C − Ĉ| ≤ (k + 2)·u·(|A|·|B|) with u = 2⁻²⁴ (plus, after bias and activation, one rounding of
@@ -7,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { registerSpecoptKernels, specoptKernelsRegistered, unregisterSpecoptKernels } from '../src/tfjs/index.js';
+import { SPECOPT_KERNEL_NAMES, registerSpecoptKernels, specoptKernelsRegistered, unregisterSpecoptKernels } from '../src/tfjs/index.js';
 
 const U = 2 ** -24;
 
@@ -124,18 +125,18 @@ for (const [m, k, n] of [
 
 describe('BatchMatMul on specopt GEMM', () => {
   it('registers in place of tfjs cpu kernels, once, and unregisters back to them', () => {
-    const before = tf.getKernel('BatchMatMul', 'cpu').kernelFunc;
-    const fusedBefore = tf.getKernel('_FusedMatMul', 'cpu').kernelFunc;
+    expect([...SPECOPT_KERNEL_NAMES].sort()).toEqual(
+      ['Add', 'BatchMatMul', 'Exp', 'GatherV2', 'Log', 'Multiply', 'Neg', 'RealDiv', 'Relu', 'Sigmoid', 'Softmax', 'Square', 'Step', 'Sub', 'Sum', 'Tanh', '_FusedMatMul'].sort(),
+    );
+    const before = new Map(SPECOPT_KERNEL_NAMES.map((name) => [name, tf.getKernel(name, 'cpu').kernelFunc]));
     registerSpecoptKernels();
-    const ours = tf.getKernel('BatchMatMul', 'cpu').kernelFunc;
-    expect(ours).not.toBe(before);
-    expect(tf.getKernel('_FusedMatMul', 'cpu').kernelFunc).not.toBe(fusedBefore);
+    const ours = new Map(SPECOPT_KERNEL_NAMES.map((name) => [name, tf.getKernel(name, 'cpu').kernelFunc]));
+    for (const name of SPECOPT_KERNEL_NAMES) expect(ours.get(name), name).not.toBe(before.get(name));
     expect(specoptKernelsRegistered()).toBe(true);
     registerSpecoptKernels();
-    expect(tf.getKernel('BatchMatMul', 'cpu').kernelFunc).toBe(ours);
+    for (const name of SPECOPT_KERNEL_NAMES) expect(tf.getKernel(name, 'cpu').kernelFunc, name).toBe(ours.get(name));
     unregisterSpecoptKernels();
-    expect(tf.getKernel('BatchMatMul', 'cpu').kernelFunc).toBe(before);
-    expect(tf.getKernel('_FusedMatMul', 'cpu').kernelFunc).toBe(fusedBefore);
+    for (const name of SPECOPT_KERNEL_NAMES) expect(tf.getKernel(name, 'cpu').kernelFunc, name).toBe(before.get(name));
     expect(specoptKernelsRegistered()).toBe(false);
   });
 

@@ -13,4 +13,4 @@ export {
   type VariableAssignment,
   type VariableSelector,
 } from './optimizer.js';
-export { registerSpecoptKernels, specoptKernelsRegistered, unregisterSpecoptKernels } from './kernels.js';
+export { SPECOPT_KERNEL_NAMES, registerSpecoptKernels, specoptKernelsRegistered, unregisterSpecoptKernels } from './kernels/index.js';

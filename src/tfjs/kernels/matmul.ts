@@ -1,53 +1,19 @@
 // tfjs's cpu-backend matrix products on specopt's GEMM (OpenBLAS sgemm): BatchMatMul and
-// _FusedMatMul, registered in place of tfjs's own JavaScript loops. Everything that is not a float32
-// product of non-empty matrices (int32 tensors, empty shapes, inputs the cpu backend does not hold
-// as a Float32Array) goes to tfjs's kernel, which is kept and put back by unregisterSpecoptKernels.
+// _FusedMatMul. Everything that is not a float32 product of non-empty matrices (int32 tensors, empty
+// shapes, inputs the cpu backend does not hold as a Float32Array) goes to tfjs's own kernel.
 //
 // Results: the product differs from tfjs's by float32 rounding only (OpenBLAS accumulates in
 // float32 with FMAs, tfjs in float64 blocks of 48 stored to float32 between blocks); bias and
 // activation are computed exactly as tfjs's cpu kernels compute them (the same float64
 // expressions, stored to float32), so they add no difference of their own.
-import { matmul } from '../index.js';
-import { tf } from './tf.js';
+import { matmul } from '../../index.js';
+import { tf } from '../tf.js';
+import { attr, floats, original, size, type CpuBackend, type KernelArgs } from './cpu.js';
 
-import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
-
-/** What the kernels use of tfjs's MathBackendCPU (tfjs-backend-cpu 4.x). */
-interface CpuBackend {
-  data: { get(dataId: unknown): { values?: unknown } | undefined };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-  disposeIntermediateTensorInfo(info: TensorInfo): void;
-}
-
-interface KernelArgs {
-  inputs: NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: NamedAttrMap;
-}
+import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 
 const BATCH_MAT_MUL = 'BatchMatMul';
 const FUSED_MAT_MUL = '_FusedMatMul';
-
-/** tfjs's own kernels, kept while ours are registered. */
-const originals = new Map<string, KernelConfig>();
-
-function original(name: string, args: KernelArgs): TensorInfo | TensorInfo[] {
-  const config = originals.get(name) ?? tf.getKernel(name, 'cpu');
-  return (config.kernelFunc as (a: KernelArgs) => TensorInfo | TensorInfo[])(args);
-}
-
-/** The Float32Array the cpu backend holds for `t`, or null (another dtype, or not held as one). */
-function floats(backend: CpuBackend, t: TensorInfo | undefined): Float32Array | null {
-  if (t === undefined || t.dtype !== 'float32') return null;
-  const values = backend.data.get(t.dataId)?.values;
-  return values instanceof Float32Array && values.length === size(t.shape) ? values : null;
-}
-
-function size(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
 
 /**
  * Offsets (in matrices) of each output batch's operand, for an operand whose batch dimensions
@@ -115,8 +81,6 @@ function product(backend: CpuBackend, a: TensorInfo, b: TensorInfo, transposeA: 
   }
   return { shape: [...outer, m, n], values };
 }
-
-const attr = (attrs: NamedAttrMap | undefined, name: string): unknown => (attrs as Record<string, unknown> | undefined)?.[name];
 
 function batchMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
   const backend = args.backend as CpuBackend;
@@ -246,47 +210,8 @@ function fusedMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
   return own();
 }
 
-const KERNELS: [string, KernelFunc][] = [
+/** The matrix-product kernels, by tfjs kernel name. */
+export const MATMUL_KERNELS: [string, KernelFunc][] = [
   [BATCH_MAT_MUL, batchMatMul as unknown as KernelFunc],
   [FUSED_MAT_MUL, fusedMatMul as unknown as KernelFunc],
 ];
-
-/**
- * Runs tfjs's `cpu` backend's BatchMatMul and _FusedMatMul on specopt's GEMM (OpenBLAS sgemm),
- * with every transpose flag, broadcast batch dimensions, bias and fused activation tfjs has
- * (linear, relu, relu6, elu, sigmoid, leakyrelu, prelu). Gradients need nothing more: tfjs's
- * matMul gradients are matMuls. Call it after importing `@tensorflow/tfjs` (or
- * `@tensorflow/tfjs-backend-cpu`), whose import registers the kernels this replaces; calling it
- * again does nothing. {@link unregisterSpecoptKernels} puts tfjs's kernels back.
- */
-export function registerSpecoptKernels(): void {
-  for (const [name] of KERNELS) {
-    if (!originals.has(name) && tf.getKernel(name, 'cpu') === undefined) {
-      throw new Error(
-        `registerSpecoptKernels: tfjs has no ${name} kernel for the 'cpu' backend yet; import '@tensorflow/tfjs' (or '@tensorflow/tfjs-backend-cpu') first`,
-      );
-    }
-  }
-  for (const [name, kernelFunc] of KERNELS) {
-    if (originals.has(name)) continue;
-    originals.set(name, tf.getKernel(name, 'cpu'));
-    tf.unregisterKernel(name, 'cpu');
-    tf.registerKernel({ kernelName: name, backendName: 'cpu', kernelFunc });
-  }
-}
-
-/** Puts tfjs's own cpu kernels back in place of registerSpecoptKernels's (nothing when they are not registered). */
-export function unregisterSpecoptKernels(): void {
-  for (const [name] of KERNELS) {
-    const kept = originals.get(name);
-    if (kept === undefined) continue;
-    tf.unregisterKernel(name, 'cpu');
-    tf.registerKernel(kept);
-    originals.delete(name);
-  }
-}
-
-/** True while registerSpecoptKernels's kernels are registered. */
-export function specoptKernelsRegistered(): boolean {
-  return originals.size > 0;
-}
