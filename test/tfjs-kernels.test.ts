@@ -126,7 +126,7 @@ for (const [m, k, n] of [
 describe('BatchMatMul on specopt GEMM', () => {
   it('registers in place of tfjs cpu kernels, once, and unregisters back to them', () => {
     expect([...SPECOPT_KERNEL_NAMES].sort()).toEqual(
-      ['Add', 'BatchMatMul', 'Exp', 'GatherV2', 'Log', 'Multiply', 'Neg', 'RealDiv', 'Relu', 'Sigmoid', 'Softmax', 'Square', 'Step', 'Sub', 'Sum', 'Tanh', '_FusedMatMul'].sort(),
+      ['Add', 'BatchMatMul', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Exp', 'FusedConv2D', 'GatherV2', 'Log', 'MaxPoolGrad', 'Multiply', 'Neg', 'RealDiv', 'Relu', 'Sigmoid', 'Softmax', 'Square', 'Step', 'Sub', 'Sum', 'Tanh', '_FusedMatMul'].sort(),
     );
     const before = new Map(SPECOPT_KERNEL_NAMES.map((name) => [name, tf.getKernel(name, 'cpu').kernelFunc]));
     registerSpecoptKernels();

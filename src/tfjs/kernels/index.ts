@@ -2,29 +2,34 @@
 // own (kept, and put back by unregisterSpecoptKernels). Each kernel takes the float32 cases it is
 // written for and hands every other case to tfjs's kernel, so values, dtypes and errors stay tfjs's.
 import { tf } from '../tf.js';
+import { CONV_KERNELS } from './conv.js';
 import { originals } from './cpu.js';
 import { ELEMENTWISE_KERNELS } from './elementwise.js';
 import { GATHER_KERNELS } from './gather.js';
 import { MATMUL_KERNELS } from './matmul.js';
+import { POOL_KERNELS } from './pool.js';
 import { REDUCE_KERNELS } from './reduce.js';
 
 import type { KernelFunc } from '@tensorflow/tfjs-core';
 
-const KERNELS: [string, KernelFunc][] = [...MATMUL_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS, ...GATHER_KERNELS];
+const KERNELS: [string, KernelFunc][] = [...MATMUL_KERNELS, ...CONV_KERNELS, ...ELEMENTWISE_KERNELS, ...REDUCE_KERNELS, ...POOL_KERNELS, ...GATHER_KERNELS];
 
 /** The tfjs kernel names registerSpecoptKernels replaces on the cpu backend. */
 export const SPECOPT_KERNEL_NAMES: readonly string[] = Object.freeze(KERNELS.map(([name]) => name));
 
 /**
- * Runs tfjs's `cpu` backend faster: its matrix products on specopt's GEMM (OpenBLAS sgemm), and
+ * Runs tfjs's `cpu` backend faster: its matrix products and convolutions on specopt's GEMM (OpenBLAS sgemm), and
  * the elementwise, reduction and gather kernels a dense network trains with as plain loops
  * without tfjs's per-element index arithmetic and transposes.
  *
  * - `BatchMatMul` and `_FusedMatMul`: every transpose flag, broadcast batch dimensions, bias and
  *   fused activation tfjs has (linear, relu, relu6, elu, sigmoid, leakyrelu, prelu). Results
  *   differ from tfjs's by the float32 rounding of the product only.
+ * - `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput` and `Conv2DBackpropFilter` by im2col and
+ *   GEMM, for channels-last (NHWC) tensors: every stride, padding and (forward) dilation.
+ *   Results differ from tfjs's by float32 rounding only; NCHW stays tfjs's.
  * - `Add`, `Sub`, `Multiply`, `RealDiv` (any broadcasting), `Relu`, `Step`, `Exp`, `Log`, `Neg`,
- *   `Square`, `Sigmoid`, `Tanh`, `Sum` (any axes, keepDims), `Softmax` and `GatherV2`: the same
+ *   `Square`, `Sigmoid`, `Tanh`, `Sum` (any axes, keepDims), `Softmax`, `MaxPoolGrad` and `GatherV2`: the same
  *   expressions as tfjs's kernels, so bit for bit tfjs's results.
  *
  * A kernel hands what it is not written for (int32 or bool math, empty tensors, out-of-range

@@ -172,28 +172,28 @@ function activate(values: Float32Array, shape: readonly number[], activation: st
   }
 }
 
-function fusedMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
+/**
+ * A fused kernel's result after its bias and activation: `values` (of shape `shape`, held by
+ * nobody yet) + bias, then the activation, in place where the bias and activation weights are
+ * plain per-column vectors, else through tfjs's own Add and Prelu kernels.
+ */
+export function biasAndActivation(kernel: string, args: KernelArgs, values: Float32Array, shape: number[]): TensorInfo {
   const backend = args.backend as CpuBackend;
-  const { a, b, bias, preluActivationWeights } = args.inputs;
-  const attrs = args.attrs;
-  const p = product(backend, a!, b!, attr(attrs, 'transposeA') === true, attr(attrs, 'transposeB') === true);
-  if (p === null) return original(FUSED_MAT_MUL, args);
-  const activation = (attr(attrs, 'activation') as string | undefined) ?? 'linear';
-  const leakyreluAlpha = (attr(attrs, 'leakyreluAlpha') as number | undefined) ?? 0.2;
+  const { bias, preluActivationWeights } = args.inputs;
+  const activation = (attr(args.attrs, 'activation') as string | undefined) ?? 'linear';
+  const leakyreluAlpha = (attr(args.attrs, 'leakyreluAlpha') as number | undefined) ?? 0.2;
   const cpu = (name: string, inputs: NamedTensorInfoMap, kernelAttrs?: NamedAttrMap) =>
     (tf.getKernel(name, 'cpu').kernelFunc as (a: KernelArgs) => TensorInfo)({ inputs, backend, attrs: kernelAttrs });
 
   // `current` holds the result so far: our own array until a step needs one of tfjs's kernels,
   // then that kernel's fresh output (ours too: nothing else refers to it yet).
   let current: TensorInfo | null = null;
-  let values = p.values;
-  let shape = p.shape;
   const own = (): TensorInfo => (current ??= backend.makeTensorInfo(shape, 'float32', values));
   const replace = (next: TensorInfo) => {
     backend.disposeIntermediateTensorInfo(own());
     current = next;
     const next32 = floats(backend, next);
-    if (next32 === null) throw new Error(`specopt's ${FUSED_MAT_MUL}: tfjs's kernel returned a ${next.dtype} tensor the cpu backend does not hold as a Float32Array`);
+    if (next32 === null) throw new Error(`specopt's ${kernel}: tfjs's kernel returned a ${next.dtype} tensor the cpu backend does not hold as a Float32Array`);
     values = next32;
     shape = next.shape;
   };
@@ -208,6 +208,14 @@ function fusedMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
     }
   }
   return own();
+}
+
+function fusedMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
+  const backend = args.backend as CpuBackend;
+  const { a, b } = args.inputs;
+  const p = product(backend, a!, b!, attr(args.attrs, 'transposeA') === true, attr(args.attrs, 'transposeB') === true);
+  if (p === null) return original(FUSED_MAT_MUL, args);
+  return biasAndActivation(FUSED_MAT_MUL, args, p.values, p.shape);
 }
 
 /** The matrix-product kernels, by tfjs kernel name. */

@@ -76,7 +76,7 @@ function sum(args: KernelArgs): TensorInfo | TensorInfo[] {
   }
   const acc = new Float64Array(size(outShape));
   sumInto(acc, xv, shape, axes);
-  return backend.makeTensorInfo(outShape, 'float32', Float32Array.from(acc));
+  return backend.makeTensorInfo(outShape, 'float32', new Float32Array(acc));
 }
 
 function softmax(args: KernelArgs): TensorInfo | TensorInfo[] {
