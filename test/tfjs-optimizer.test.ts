@@ -37,7 +37,7 @@ function rowsCols(shape: number[], view: MatrixView): [number, number] {
 }
 
 /** What stepMany does to copies of the values: the expected trajectory. */
-function expected(rule: RuleName, hyper: Record<string, unknown>, p: ReturnType<typeof problem>, view: MatrixView = 'first', clip?: { maxGradNorm: number }): Float32Array[] {
+function expected(rule: RuleName, hyper: Record<string, unknown>, p: ReturnType<typeof problem>, view: MatrixView = 'last', clip?: { maxGradNorm: number }): Float32Array[] {
   const opt = createOptimizer(rule, hyper as never);
   const entries: StepEntry[] = p.shapes.map((s, i) => {
     const [rows, cols] = rowsCols(s, view);
@@ -85,16 +85,16 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     });
 
-    it("views rank > 2 as the first dimension x the rest, or with matrixView 'last' as the rest x the last; rank 0 and 1 as 1 x n", () => {
-      for (const view of ['first', 'last'] as const) {
+    it("views rank > 2 as the rest x the last dimension (the default, 'last'), or with matrixView 'first' as the first x the rest; rank 0 and 1 as 1 x n", () => {
+      for (const view of ['first', 'last', undefined] as const) {
         const p = problem(SHAPES, 2);
         // muon sees the matrix: a wrong view changes the orthogonalised update.
-        const want = expected('muon', {}, p, view);
+        const want = expected('muon', {}, p, view ?? 'last');
         const vars = p.variables();
-        const opt = tfjsOptimizer('muon', {}, { matrixView: view });
+        const opt = tfjsOptimizer('muon', {}, view === undefined ? undefined : { matrixView: view });
         run(opt, vars, p.grads);
-        vars.forEach((v, i) => expect(bits(v.dataSync() as Float32Array), `${view} ${i}`).toEqual(bits(want[i])));
-        expect(opt.assignments().map((a) => [a.rows, a.cols])).toEqual(SHAPES.map((s) => rowsCols(s, view)));
+        vars.forEach((v, i) => expect(bits(v.dataSync() as Float32Array), `${view ?? 'default'} ${i}`).toEqual(bits(want[i])));
+        expect(opt.assignments().map((a) => [a.rows, a.cols])).toEqual(SHAPES.map((s) => rowsCols(s, view ?? 'last')));
         tf.dispose(vars);
       }
       expect(rowsCols([2, 3, 4], 'first')).toEqual([2, 12]);

@@ -58,10 +58,12 @@ export interface TfjsRecipe {
 
 /**
  * How a variable is viewed as the rows×cols matrix the rules see (its memory as it is, no copy).
- * 'first' (default): rank >= 2 as its first dimension × the product of the rest; 'last': the
- * product of all dimensions but the last × the last. They agree on dense kernels ([in, out]); on a
- * conv kernel ([kh, kw, in, out] in tfjs) 'last' gives (kh·kw·in) × out, the transpose of the
- * out × (in·kh·kw) view Muon's reference takes of a PyTorch conv weight. Rank 0 and 1: 1 × n.
+ * 'last' (default): rank >= 2 as the product of all dimensions but the last × the last; 'first':
+ * its first dimension × the product of the rest. They agree on dense kernels ([in, out]). tfjs
+ * puts a conv kernel's output channels last ([kh, kw, in, out]), so 'last' gives (kh·kw·in) × out:
+ * up to a transpose and an order of the columns, which Muon's orthogonalisation does not see, the
+ * out × (in·kh·kw) view Muon's reference takes of a PyTorch conv weight [out, in, kh, kw]. 'first'
+ * would give kh × (kw·in·out). Rank 0 and 1: 1 × n.
  */
 export type MatrixView = 'first' | 'last';
 
@@ -147,7 +149,7 @@ function checkSelector(select: unknown, at: string): VariableSelector {
 }
 
 function checkOptions(options: unknown): Required<Pick<TfjsOptimizerOptions, 'matrixView'>> & StepManyOptions {
-  if (options === undefined) return { matrixView: 'first' };
+  if (options === undefined) return { matrixView: 'last' };
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`tfjsOptimizer: options must be an object, got ${describe(options)}`);
   }
@@ -157,7 +159,7 @@ function checkOptions(options: unknown): Required<Pick<TfjsOptimizerOptions, 'ma
   if (matrixView !== undefined && matrixView !== 'first' && matrixView !== 'last') {
     throw new TypeError(`tfjsOptimizer: options.matrixView must be 'first' | 'last', got ${describe(matrixView)}`);
   }
-  const out: Required<Pick<TfjsOptimizerOptions, 'matrixView'>> & StepManyOptions = { matrixView: matrixView ?? 'first' };
+  const out: Required<Pick<TfjsOptimizerOptions, 'matrixView'>> & StepManyOptions = { matrixView: matrixView ?? 'last' };
   if (maxGradNorm !== undefined) out.maxGradNorm = maxGradNorm;
   if (normType !== undefined) out.normType = normType;
   // stepMany's own checks, now rather than at the first update.
