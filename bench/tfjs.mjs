@@ -6,6 +6,7 @@
 //      (tfjsOptimizer('adam'); tf.train.adam's own cost is a row of its own);
 //   2. the per-step overhead of tfjsOptimizer's applyGradients over a bare stepMany on the same
 //      six parameters (cpu: in place; wasm: copies), and tf.train.adam's applyGradients;
+//   1b. a training step of a small CNN (conv, maxpool, dense) on the same backends;
 //   3. tf.matMul of 1024² float32 matrices on each backend, GFLOP/s.
 // Configurations are interleaved round by round (the machine is shared); best / median.
 // Writes the "## TensorFlow.js" section of bench/RESULTS.md (bench/RESULTS-quick.md with --quick).
@@ -41,7 +42,11 @@ const RESULTS = join(HERE, QUICK || argv.includes('--train-size') ? 'RESULTS-qui
 const SECTION = '## TensorFlow.js';
 const BATCH = 128;
 const T0 = performance.now();
-const progress = (m) => process.stderr.write(`[tfjs ${((performance.now() - T0) / 1e3).toFixed(0).padStart(4)} s] ${m}\n`);
+const loads = [os.loadavg()[0]];
+const progress = (m) => {
+  loads.push(os.loadavg()[0]);
+  process.stderr.write(`[tfjs ${((performance.now() - T0) / 1e3).toFixed(0).padStart(4)} s] ${m}\n`);
+};
 
 function cpuLine() {
   const text = readFileSync('/proc/cpuinfo', 'utf8');
@@ -136,7 +141,8 @@ emit();
 emit(
   `Machine: ${cpuLine()}; ${info.blas.split(' ').slice(0, 2).join(' ')} core ${info.coreType}, ${THREADS} threads by default. ` +
     `TensorFlow.js ${tf.version.tfjs} (cpu: one JavaScript thread; wasm: ${wasmThreads()} thread(s), SIMD ${await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')}). ` +
-    `Command: \`npm run bench:tfjs${QUICK ? ' -- --quick' : ''}\`. ${ROUNDS} interleaved rounds; best / median.`,
+    `Command: \`npm run bench:tfjs${QUICK ? ' -- --quick' : ''}\`. ${ROUNDS} interleaved rounds; best / median. ` +
+    `Load average (1 min, this run's own threads included) ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)} up to here.`,
 );
 emit();
 emit(
@@ -162,6 +168,67 @@ table(
       ];
     }),
   2,
+);
+
+// ------------------------------------------------------------------ 1b. CNN training step
+// A small MNIST CNN (conv 3x3x16 relu, maxpool 2, conv 3x3x32 relu, maxpool 2, dense 10 softmax),
+// model.fit with batch 64: the time per step over several steps (plain cpu: 2 steps, its filter
+// gradient alone takes seconds).
+const CNN_BATCH = 64;
+function cnn() {
+  const model = tf.sequential();
+  const init = (seed) => tf.initializers.glorotUniform({ seed });
+  model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, activation: 'relu', kernelInitializer: init(1) }));
+  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  model.add(tf.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', kernelInitializer: init(2) }));
+  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  model.add(tf.layers.flatten());
+  model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(3) }));
+  return model;
+}
+async function cnnSteps(config, steps) {
+  await use(config);
+  const n = steps * CNN_BATCH;
+  const xs = tf.tensor4d(train.images.subarray(0, n * 784), [n, 28, 28, 1]);
+  const ys = tf.oneHot(tf.tensor1d(Array.from(train.labels.subarray(0, n)), 'int32'), 10);
+  const model = cnn();
+  model.compile({ optimizer: tfjsOptimizer('adam', { lr: 1e-3 }), loss: 'categoricalCrossentropy' });
+  try {
+    const t0 = performance.now();
+    await model.fit(xs, ys, { epochs: 1, batchSize: CNN_BATCH, shuffle: false, verbose: 0 });
+    return { seconds: (performance.now() - t0) / 1e3 / steps };
+  } catch (error) {
+    return { error: error.message };
+  } finally {
+    model.optimizer.dispose?.();
+    tf.dispose([xs, ys]);
+    model.dispose();
+    unregisterSpecoptKernels();
+  }
+}
+const cnnRuns = CONFIGS.map((config) => ({ config, steps: config.backend === 'cpu' && !config.kernels ? (QUICK ? 1 : 2) : QUICK ? 4 : 16, times: [], error: null }));
+for (const run of cnnRuns) await cnnSteps(run.config, 1); // warm-up
+for (let r = 0; r < ROUNDS; r++) {
+  for (let i = 0; i < cnnRuns.length; i++) {
+    const run = cnnRuns[(i + r) % cnnRuns.length];
+    if (run.error) continue;
+    progress(`CNN round ${r + 1}/${ROUNDS}: ${run.config.name}`);
+    const res = await cnnSteps(run.config, run.steps);
+    if (res.error) run.error = res.error;
+    else run.times.push(res.seconds);
+  }
+}
+so.setNumThreads(THREADS);
+emit(`### One training step of a small CNN (conv 3×3×16, maxpool 2, conv 3×3×32, maxpool 2, dense 10; model.fit, batch ${CNN_BATCH}, tfjsOptimizer('adam'))`);
+emit();
+const cnnBase = summarize(cnnRuns[0].times);
+table(
+  ['backend', 'steps timed per round', 'per step (best / median)', 'vs tfjs cpu'],
+  cnnRuns.map((r) => {
+    if (r.error) return [r.config.name, '—', `fails: ${r.error}`, '—'];
+    const s = summarize(r.times);
+    return [r.config.name, String(r.steps), fmtBM(s), fmtRatio(cnnBase.median / s.median)];
+  }),
 );
 
 // ------------------------------------------------------------------- 2. per-step overhead
