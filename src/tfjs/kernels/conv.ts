@@ -38,10 +38,11 @@ interface ConvGeometry {
   padLeft: number;
 }
 
-/** tfjs's own geometry (and its errors) for the kernel's attributes, or null for NCHW. */
+/** tfjs's own geometry (and its errors) for the kernel's attributes, or null for what stays tfjs's. */
 function geometry(xShape: number[], filterShape: number[], attrs: KernelArgs['attrs'], dilations: number | [number, number]): ConvGeometry | null {
   const dataFormat = tf.backend_util.convertConv2DDataFormat((attr(attrs, 'dataFormat') as 'NHWC' | 'NCHW' | undefined) ?? 'NHWC');
-  if (dataFormat !== 'channelsLast') return null;
+  // NCHW, and a filter whose input channels are not x's (tfjs's op refuses it before the kernel).
+  if (dataFormat !== 'channelsLast' || filterShape[2] !== xShape[3]) return null;
   const info = tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     filterShape as [number, number, number, number],

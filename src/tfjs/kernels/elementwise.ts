@@ -31,7 +31,7 @@ const divRun: BinaryRun = (out, o, a, ai, sa, b, bi, sb, n) => {
  * same-shape op is one loop and a bias add is rows × columns. Extents, and each operand's element
  * stride per merged dimension (0 where it repeats), outermost first.
  */
-export function broadcastPlan(aShape: readonly number[], bShape: readonly number[], outShape: readonly number[]): { extents: number[]; aStrides: number[]; bStrides: number[] } {
+function broadcastPlan(aShape: readonly number[], bShape: readonly number[], outShape: readonly number[]): { extents: number[]; aStrides: number[]; bStrides: number[] } {
   const rank = outShape.length;
   const extents: number[] = [];
   const aRepeats: boolean[] = [];

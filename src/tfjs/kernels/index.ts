@@ -18,22 +18,23 @@ const KERNELS: [string, KernelFunc][] = [...MATMUL_KERNELS, ...CONV_KERNELS, ...
 export const SPECOPT_KERNEL_NAMES: readonly string[] = Object.freeze(KERNELS.map(([name]) => name));
 
 /**
- * Runs tfjs's `cpu` backend faster: its matrix products and convolutions on specopt's GEMM (OpenBLAS sgemm), and
- * the elementwise, reduction and gather kernels a dense network trains with as plain loops
- * without tfjs's per-element index arithmetic and transposes.
+ * Runs tfjs's `cpu` backend faster: its matrix products and convolutions on specopt's GEMM
+ * (OpenBLAS sgemm), and the elementwise, reduction, pooling-gradient and gather kernels a network
+ * trains with as plain loops, without tfjs's per-element index arithmetic and transposes.
  *
  * - `BatchMatMul` and `_FusedMatMul`: every transpose flag, broadcast batch dimensions, bias and
  *   fused activation tfjs has (linear, relu, relu6, elu, sigmoid, leakyrelu, prelu). Results
  *   differ from tfjs's by the float32 rounding of the product only.
  * - `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput` and `Conv2DBackpropFilter` by im2col and
  *   GEMM, for channels-last (NHWC) tensors: every stride, padding and (forward) dilation.
- *   Results differ from tfjs's by float32 rounding only; NCHW stays tfjs's.
+ *   Results differ from tfjs's by float32 rounding only.
  * - `Add`, `Sub`, `Multiply`, `RealDiv` (any broadcasting), `Relu`, `Step`, `Exp`, `Log`, `Neg`,
- *   `Square`, `Sigmoid`, `Tanh`, `Sum` (any axes, keepDims), `Softmax`, `MaxPoolGrad` and `GatherV2`: the same
- *   expressions as tfjs's kernels, so bit for bit tfjs's results.
+ *   `Square`, `Sigmoid`, `Tanh`, `Sum` (any axes, keepDims), `Softmax`, `MaxPoolGrad` and
+ *   `GatherV2`: the same expressions, in the same order, as tfjs's kernels, so bit for bit
+ *   tfjs's results.
  *
- * A kernel hands what it is not written for (int32 or bool math, empty tensors, out-of-range
- * indices, shapes that do not broadcast) to tfjs's own kernel: same values, same errors.
+ * What a kernel is not written for (other dtypes, NCHW convolutions, out-of-range gather indices,
+ * repeated sum axes) goes to tfjs's own kernel, and shapes tfjs refuses get tfjs's errors.
  * Gradients need nothing more (tfjs's gradients are made of these ops). Call it after importing
  * `@tensorflow/tfjs` (or `@tensorflow/tfjs-backend-cpu`), whose import registers the kernels this
  * replaces; calling it again does nothing. {@link unregisterSpecoptKernels} puts tfjs's back.

@@ -14,7 +14,7 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
  * Sums of `x` (shape `shape`) over `axes` into `acc` (length = the kept dimensions' size), adding
  * each output's terms in memory order.
  */
-export function sumInto(acc: Float64Array, x: Float32Array, shape: readonly number[], axes: readonly number[]): void {
+function sumInto(acc: Float64Array, x: Float32Array, shape: readonly number[], axes: readonly number[]): void {
   // Runs of adjacent reduced or kept dimensions become one; dimensions of extent 1 drop out.
   const extents: number[] = [];
   const reduced: boolean[] = [];
