@@ -2,8 +2,9 @@
 // TensorBuffer.get and then, for every input element, scans the windows over it with two more
 // TensorBuffer reads per tap: 0.23 s for one 64×11×11×32 pooling gradient of a small CNN. Here each
 // window's argmax is found once (tfjs's rule: the first value greater than all before it,
-// starting from -Infinity, so a window of NaN or -Infinity passes no gradient) and its gradient
-// added to that input element, in float64, in the order tfjs adds them: the same bits.
+// starting from -Infinity: NaN never wins, and a window of only NaN and -Infinity passes no
+// gradient) and its gradient added to that input element, in float64, in the order tfjs adds
+// them: the same bits.
 import { tf } from '../tf.js';
 import { attr, floats, original, type CpuBackend, type KernelArgs } from './cpu.js';
 
