@@ -5,39 +5,12 @@
 // exceeds by orders of magnitude. MaxPoolGrad must be tfjs's bit for bit (it only routes and adds
 // gradients, in tfjs's order).
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { registerSpecoptKernels, unregisterSpecoptKernels } from '../src/tfjs/index.js';
+import { U, seededRandom, useCpuBackend, values, withKernels } from './tfjs-helpers.js';
 
-const U = 2 ** -24;
-
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-});
-afterEach(() => unregisterSpecoptKernels());
-afterAll(() => unregisterSpecoptKernels());
-
-let seed = 11;
-function random(shape: number[]): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    v[i] = seed / 1073741824 - 1;
-  }
-  return tf.tensor(v, shape);
-}
-
-const values = (t: tf.Tensor) => t.dataSync() as Float32Array;
-
-function withKernels<T>(f: () => T): T {
-  registerSpecoptKernels();
-  try {
-    return f();
-  } finally {
-    unregisterSpecoptKernels();
-  }
-}
+useCpuBackend();
+const random = seededRandom(11);
 
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {

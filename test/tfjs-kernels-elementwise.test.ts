@@ -5,15 +5,12 @@
 // What the kernels hand back to tfjs (other dtypes, bad shapes, bad indices) must give tfjs's
 // values and tfjs's error messages.
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { registerSpecoptKernels, unregisterSpecoptKernels } from '../src/tfjs/index.js';
+import { useCpuBackend } from './tfjs-helpers.js';
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-});
-afterEach(() => unregisterSpecoptKernels());
-afterAll(() => unregisterSpecoptKernels());
+useCpuBackend();
 
 const SPECIALS = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -3e-39, 3e38, -2.5e38, 1e8, -1e8, 1, -1];
 

@@ -6,30 +6,13 @@
 // the sum: both are 1-Lipschitz here), which a wrong transpose, batch or bias index exceeds by
 // orders of magnitude.
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { SPECOPT_KERNEL_NAMES, registerSpecoptKernels, specoptKernelsRegistered, unregisterSpecoptKernels } from '../src/tfjs/index.js';
+import { U, seededRandom, useCpuBackend, values, withKernels } from './tfjs-helpers.js';
 
-const U = 2 ** -24;
-
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-});
-afterEach(() => unregisterSpecoptKernels());
-afterAll(() => unregisterSpecoptKernels());
-
-let seed = 1;
-function random(shape: number[]): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    v[i] = seed / 1073741824 - 1;
-  }
-  return tf.tensor(v, shape);
-}
-
-const values = (t: tf.Tensor) => t.dataSync() as Float32Array;
+useCpuBackend();
+const random = seededRandom(1);
 
 /** The index into a [n], [1, n], [m, n], [m, 1] or [1] operand of output entry (row, col). */
 function broadcastIndex(shape: number[], row: number, col: number): number {
@@ -86,15 +69,6 @@ function worst(got: Float32Array, want: Float64Array, abs: Float64Array, k: numb
     w = Math.max(w, Math.abs(got[i] - want[i]) / bound);
   }
   return w;
-}
-
-function withKernels<T>(f: () => T): T {
-  registerSpecoptKernels();
-  try {
-    return f();
-  } finally {
-    unregisterSpecoptKernels();
-  }
 }
 
 const CASES: { a: number[]; b: number[]; transA: boolean; transB: boolean; tfjsCorrect: boolean }[] = [];

@@ -63,6 +63,26 @@ const patch = (g: ConvGeometry) => g.filterHeight * g.filterWidth * g.inChannels
 /** Images per chunk so that a chunk's im2col matrix stays under COLUMN_FLOATS (at least one). */
 const imagesPerChunk = (g: ConvGeometry) => Math.max(1, Math.min(g.batchSize, Math.floor(COLUMN_FLOATS / Math.max(1, rowsPerImage(g) * patch(g)))));
 
+/** The NHWC output shape (dY's shape for the gradients). */
+const outShapeOf = (g: ConvGeometry) => [g.batchSize, g.outHeight, g.outWidth, g.outChannels];
+
+/** The rows of images [first, first + count) of an NHWC tensor's values, `channels` floats per position. */
+const imageRows = (values: Float32Array, g: ConvGeometry, first: number, count: number, channels: number) =>
+  values.subarray(first * rowsPerImage(g) * channels, (first + count) * rowsPerImage(g) * channels);
+
+/**
+ * Calls f(first, count, cols) for each chunk of imagesPerChunk(g) images (fewer in the last), with
+ * `cols` a (count·outH·outW) × patch buffer for the chunk's im2col matrix (one for all chunks).
+ */
+function forEachChunk(g: ConvGeometry, f: (first: number, count: number, cols: Float32Array) => void): void {
+  const chunk = imagesPerChunk(g);
+  const buffer = new Float32Array(chunk * rowsPerImage(g) * patch(g));
+  for (let first = 0; first < g.batchSize; first += chunk) {
+    const count = Math.min(chunk, g.batchSize - first);
+    f(first, count, buffer.subarray(0, count * rowsPerImage(g) * patch(g)));
+  }
+}
+
 /** True when X̂ is x itself: a 1×1 filter, stride 1, no padding. */
 const isPointwise = (g: ConvGeometry) =>
   g.filterHeight === 1 && g.filterWidth === 1 && g.strideHeight === 1 && g.strideWidth === 1 && g.padTop === 0 && g.padLeft === 0 && g.outHeight === g.inHeight && g.outWidth === g.inWidth;
@@ -139,7 +159,7 @@ function convolve(backend: CpuBackend, x: TensorInfo | undefined, filter: Tensor
   if (xv === null || wv === null || x!.shape.length !== 4 || filter!.shape.length !== 4) return null;
   const g = geometry(x!.shape, filter!.shape, attrs, (attr(attrs, 'dilations') as number | [number, number] | undefined) ?? 1);
   if (g === null) return null;
-  const shape = [g.batchSize, g.outHeight, g.outWidth, g.outChannels];
+  const shape = outShapeOf(g);
   const y = new Float32Array(size(shape));
   const width = patch(g), n = g.outChannels;
   if (y.length === 0 || width === 0) return { values: y, shape };
@@ -148,15 +168,11 @@ function convolve(backend: CpuBackend, x: TensorInfo | undefined, filter: Tensor
     matmul({ rows: g.batchSize * rowsPerImage(g), cols: width, data: xv }, W, { out: { rows: g.batchSize * rowsPerImage(g), cols: n, data: y } });
     return { values: y, shape };
   }
-  const chunk = imagesPerChunk(g);
-  const cols = new Float32Array(chunk * rowsPerImage(g) * width);
-  for (let first = 0; first < g.batchSize; first += chunk) {
-    const count = Math.min(chunk, g.batchSize - first);
+  forEachChunk(g, (first, count, cols) => {
     const rows = count * rowsPerImage(g);
     im2col(g, xv, first, count, cols);
-    const out = y.subarray(first * rowsPerImage(g) * n, (first + count) * rowsPerImage(g) * n);
-    matmul({ rows, cols: width, data: cols.subarray(0, rows * width) }, W, { out: { rows, cols: n, data: out } });
-  }
+    matmul({ rows, cols: width, data: cols }, W, { out: { rows, cols: n, data: imageRows(y, g, first, count, n) } });
+  });
   return { values: y, shape };
 }
 
@@ -180,7 +196,7 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
   const filterShape = attr(args.attrs, 'filterShape') as number[] | undefined;
   if (xv === null || dyv === null || x!.shape.length !== 4 || dy!.shape.length !== 4 || filterShape?.length !== 4) return original('Conv2DBackpropFilter', args);
   const g = geometry(x!.shape, filterShape, args.attrs, 1);
-  if (g === null || dy!.shape.some((d, i) => d !== [g.batchSize, g.outHeight, g.outWidth, g.outChannels][i])) return original('Conv2DBackpropFilter', args);
+  if (g === null || dy!.shape.some((d, i) => d !== outShapeOf(g)[i])) return original('Conv2DBackpropFilter', args);
   const width = patch(g), n = g.outChannels;
   const dw = new Float32Array(width * n);
   if (dw.length === 0 || dyv.length === 0) return backend.makeTensorInfo(filterShape.slice(), 'float32', dw);
@@ -190,15 +206,12 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
     matmul({ rows, cols: width, data: xv }, { rows, cols: n, data: dyv }, { transA: true, out });
     return backend.makeTensorInfo(filterShape.slice(), 'float32', dw);
   }
-  const chunk = imagesPerChunk(g);
-  const cols = new Float32Array(chunk * rowsPerImage(g) * width);
-  for (let first = 0; first < g.batchSize; first += chunk) {
-    const count = Math.min(chunk, g.batchSize - first);
+  forEachChunk(g, (first, count, cols) => {
     const rows = count * rowsPerImage(g);
     im2col(g, xv, first, count, cols);
-    const dY = { rows, cols: n, data: dyv.subarray(first * rowsPerImage(g) * n, (first + count) * rowsPerImage(g) * n) };
-    matmul({ rows, cols: width, data: cols.subarray(0, rows * width) }, dY, { transA: true, beta: first === 0 ? 0 : 1, out });
-  }
+    const dY = { rows, cols: n, data: imageRows(dyv, g, first, count, n) };
+    matmul({ rows, cols: width, data: cols }, dY, { transA: true, beta: first === 0 ? 0 : 1, out });
+  });
   return backend.makeTensorInfo(filterShape.slice(), 'float32', dw);
 }
 
@@ -210,7 +223,7 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo | TensorInfo[] {
   const inputShape = attr(args.attrs, 'inputShape') as number[] | undefined;
   if (dyv === null || wv === null || dy!.shape.length !== 4 || filter!.shape.length !== 4 || inputShape?.length !== 4) return original('Conv2DBackpropInput', args);
   const g = geometry(inputShape, filter!.shape, args.attrs, 1);
-  if (g === null || dy!.shape.some((d, i) => d !== [g.batchSize, g.outHeight, g.outWidth, g.outChannels][i])) return original('Conv2DBackpropInput', args);
+  if (g === null || dy!.shape.some((d, i) => d !== outShapeOf(g)[i])) return original('Conv2DBackpropInput', args);
   const width = patch(g), n = g.outChannels;
   const W = { rows: width, cols: n, data: wv };
   if (isPointwise(g)) {
@@ -221,15 +234,11 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo | TensorInfo[] {
   }
   const dx = new Float64Array(size(inputShape));
   if (dx.length > 0 && dyv.length > 0 && width > 0) {
-    const chunk = imagesPerChunk(g);
-    const cols = new Float32Array(chunk * rowsPerImage(g) * width);
-    for (let first = 0; first < g.batchSize; first += chunk) {
-      const count = Math.min(chunk, g.batchSize - first);
+    forEachChunk(g, (first, count, cols) => {
       const rows = count * rowsPerImage(g);
-      const dY = { rows, cols: n, data: dyv.subarray(first * rowsPerImage(g) * n, (first + count) * rowsPerImage(g) * n) };
-      matmul(dY, W, { transB: true, out: { rows, cols: width, data: cols.subarray(0, rows * width) } });
+      matmul({ rows, cols: n, data: imageRows(dyv, g, first, count, n) }, W, { transB: true, out: { rows, cols: width, data: cols } });
       col2im(g, cols, first, count, dx);
-    }
+    });
   }
   return backend.makeTensorInfo(inputShape.slice(), 'float32', new Float32Array(dx));
 }
